@@ -1,0 +1,51 @@
+"""Array helpers that let one formula serve a NumPy vector (d,) and a torch batch (R, d)."""
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import torch
+
+Array = Any  # np.ndarray or torch.Tensor
+
+
+def xp(x: Array):
+    """The array namespace of ``x``: ``torch`` for tensors, ``numpy`` otherwise."""
+    return torch if isinstance(x, torch.Tensor) else np
+
+
+def relu(x: Array) -> Array:
+    return torch.relu(x) if isinstance(x, torch.Tensor) else np.maximum(x, 0.0)
+
+
+def like(arr: np.ndarray, x: Array, cache: dict) -> Array:
+    """``arr`` (a NumPy constant) in the backend, dtype and device of ``x``; tensors are cached."""
+    if not isinstance(x, torch.Tensor):
+        return arr
+    dtype = x.dtype if np.issubdtype(arr.dtype, np.floating) else torch.long
+    key = (id(arr), x.device, dtype)
+    out = cache.get(key)
+    if out is None:
+        out = torch.as_tensor(arr, dtype=dtype, device=x.device)
+        cache[key] = out
+    return out
+
+
+def check_positive(name: str, value: float, allow_zero: bool = False) -> float:
+    """Return ``float(value)`` or raise a one-line ValueError naming the value and the allowed range."""
+    v = float(value)
+    ok = np.isfinite(v) and (v >= 0 if allow_zero else v > 0)
+    if not ok:
+        rng = "a finite number >= 0" if allow_zero else "a finite number > 0"
+        raise ValueError(f"{name}={value!r} is not allowed: must be {rng}")
+    return v
+
+
+def check_matrix(name: str, a: Any, ndim: int) -> np.ndarray:
+    """``a`` as a finite float64 array with ``ndim`` dimensions, or a one-line ValueError."""
+    arr = np.asarray(a, dtype=np.float64)
+    if arr.ndim != ndim:
+        raise ValueError(f"{name} has shape {arr.shape}: expected {ndim} dimension(s)")
+    if not np.all(np.isfinite(arr)):
+        raise ValueError(f"{name} contains non-finite values: all entries must be finite")
+    return arr
