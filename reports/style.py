@@ -1,0 +1,231 @@
+"""One visual style for every samcheck figure.
+
+* Widths follow a two-column paper: ``ONE_COL`` (3.4 in) and ``TWO_COL`` (7 in).
+* Colours come from the Okabe-Ito palette, which stays distinguishable under the
+  common forms of colour blindness; sequential maps are viridis / cividis.
+* ``use_style("paper")`` switches to serif fonts and, only when a TeX install is
+  found (``shutil.which("latex")``), to ``text.usetex``; without TeX it silently
+  uses matplotlib's bundled STIX fonts instead.
+* ``save(fig, stem)`` writes ``stem.pdf`` (vector) and ``stem.png`` (200 dpi).
+
+Figures are built on :class:`matplotlib.figure.Figure` directly, never through
+pyplot, so nothing here selects or needs an interactive backend (PNG output goes
+through Agg).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import re
+import shutil
+from pathlib import Path
+from typing import Iterator
+
+import matplotlib as mpl
+from matplotlib.figure import Figure
+
+# Okabe & Ito (2008), "Color universal design". Black first is the usual order;
+# we start with the coloured entries and keep black for theory lines.
+OKABE_ITO = {
+    "orange": "#E69F00",
+    "sky_blue": "#56B4E9",
+    "bluish_green": "#009E73",
+    "yellow": "#F0E442",
+    "blue": "#0072B2",
+    "vermillion": "#D55E00",
+    "reddish_purple": "#CC79A7",
+    "black": "#000000",
+}
+# Cycle used for data series (yellow last: it is faint on white).
+PALETTE = [
+    OKABE_ITO["blue"],
+    OKABE_ITO["vermillion"],
+    OKABE_ITO["bluish_green"],
+    OKABE_ITO["orange"],
+    OKABE_ITO["reddish_purple"],
+    OKABE_ITO["sky_blue"],
+    OKABE_ITO["black"],
+    OKABE_ITO["yellow"],
+]
+THEORY_COLOR = "#000000"
+GREY = "#7f7f7f"
+VERDICT_COLORS = {
+    "holds": OKABE_ITO["bluish_green"],
+    "violated": OKABE_ITO["vermillion"],
+    "inconclusive": OKABE_ITO["orange"],
+}
+SEQ_CMAP = "viridis"
+FRACTION_CMAP = "cividis"
+
+ONE_COL = 3.4  # inches
+TWO_COL = 7.0  # inches
+DPI = 200
+
+BASE_RC = {
+    "figure.dpi": 100,
+    "savefig.dpi": DPI,
+    "savefig.bbox": "tight",
+    "savefig.pad_inches": 0.02,
+    "figure.constrained_layout.use": True,
+    "font.size": 8,
+    "axes.titlesize": 8,
+    "axes.labelsize": 8,
+    "xtick.labelsize": 7,
+    "ytick.labelsize": 7,
+    "legend.fontsize": 6.5,
+    "legend.title_fontsize": 7,
+    "legend.frameon": False,
+    "legend.handlelength": 1.8,
+    "legend.borderaxespad": 0.3,
+    "legend.columnspacing": 1.0,
+    "axes.prop_cycle": mpl.cycler(color=PALETTE),
+    "axes.grid": True,
+    "axes.grid.which": "major",
+    "grid.color": "#dddddd",
+    "grid.linewidth": 0.5,
+    "axes.spines.top": False,
+    "axes.spines.right": False,
+    "axes.linewidth": 0.7,
+    "lines.linewidth": 1.3,
+    "lines.markersize": 3.5,
+    "xtick.major.width": 0.6,
+    "ytick.major.width": 0.6,
+    "xtick.minor.width": 0.4,
+    "ytick.minor.width": 0.4,
+    "pdf.fonttype": 42,  # embed TrueType: text stays selectable/editable
+    "ps.fonttype": 42,
+    "image.cmap": SEQ_CMAP,
+    "axes.unicode_minus": False,  # ASCII minus works with and without TeX
+}
+
+DEFAULT_RC = {
+    **BASE_RC,
+    "font.family": "sans-serif",
+    "font.sans-serif": ["DejaVu Sans"],
+    "mathtext.fontset": "dejavusans",
+    "text.usetex": False,
+}
+
+PAPER_RC_NOTEX = {
+    **BASE_RC,
+    "font.family": "serif",
+    "font.serif": ["STIXGeneral", "DejaVu Serif"],
+    "mathtext.fontset": "stix",
+    "text.usetex": False,
+}
+
+PAPER_RC_TEX = {
+    **BASE_RC,
+    "font.family": "serif",
+    "text.usetex": True,
+    "text.latex.preamble": r"\usepackage{amsmath}\usepackage{amssymb}",
+}
+
+STYLES = ("default", "paper")
+
+
+def tex_available() -> bool:
+    """True when a ``latex`` executable is on PATH."""
+    return shutil.which("latex") is not None
+
+
+def rc_for(style: str = "default") -> dict:
+    """The rcParams dict of a named style ("default" or "paper")."""
+    if style not in STYLES:
+        raise ValueError(f"unknown style {style!r}; expected one of {STYLES}")
+    if style == "paper":
+        return dict(PAPER_RC_TEX if tex_available() else PAPER_RC_NOTEX)
+    return dict(DEFAULT_RC)
+
+
+def use_style(style: str = "default") -> dict:
+    """Apply a style globally (``mpl.rcParams.update``); returns the rc dict.
+
+    Prefer :func:`style_context` inside library code, which restores the
+    previous settings afterwards.
+    """
+    rc = rc_for(style)
+    mpl.rcParams.update(rc)
+    return rc
+
+
+@contextlib.contextmanager
+def style_context(style: str = "default") -> Iterator[dict]:
+    """Context manager applying a style temporarily."""
+    rc = rc_for(style)
+    with mpl.rc_context(rc):
+        yield rc
+
+
+def usetex_on() -> bool:
+    return bool(mpl.rcParams.get("text.usetex", False))
+
+
+_TEX_SPECIAL = {
+    "\\": r"\textbackslash{}",
+    "&": r"\&",
+    "%": r"\%",
+    "#": r"\#",
+    "_": r"\_",
+    "{": r"\{",
+    "}": r"\}",
+    "~": r"\textasciitilde{}",
+    "^": r"\textasciicircum{}",
+    "<": r"\textless{}",
+    ">": r"\textgreater{}",
+}
+_TEX_RE = re.compile("|".join(re.escape(k) for k in _TEX_SPECIAL))
+
+
+def _escape_plain_tex(s: str) -> str:
+    return _TEX_RE.sub(lambda m: _TEX_SPECIAL[m.group(0)], s)
+
+
+def txt(s) -> str:
+    """Make free text (labels taken from data) safe for the active renderer.
+
+    Segments between ``$...$`` are kept as math.  Under ``text.usetex`` the text
+    outside math is TeX-escaped; under mathtext a lone ``$`` is escaped.
+    """
+    s = str(s)
+    parts = s.split("$")
+    if len(parts) % 2 == 0:  # unbalanced dollars: treat everything as text
+        return _escape_plain_tex(s) if usetex_on() else s.replace("$", r"\$")
+    if not usetex_on():
+        return s
+    return "$".join(p if i % 2 else _escape_plain_tex(p) for i, p in enumerate(parts))
+
+
+def new_figure(width: float = ONE_COL, height: float | None = None) -> Figure:
+    """A pyplot-free figure with constrained layout (no overlapping text)."""
+    if height is None:
+        height = width * 0.75
+    return Figure(figsize=(width, height), layout="constrained")
+
+
+def _stem_path(path_stem, suffix: str) -> Path:
+    p = Path(path_stem)
+    # never Path.with_suffix: stems such as "adasam.linear_speedup" contain dots
+    return p.parent / (p.name + suffix)
+
+
+def save(fig: Figure, path_stem, dpi: int = DPI) -> list[Path]:
+    """Write ``<stem>.pdf`` and ``<stem>.png`` (``dpi``); return both paths.
+
+    If TeX rendering fails (a TeX install missing a package, say), the figure is
+    re-saved with ``text.usetex`` off rather than aborting the report.
+    """
+    out = [_stem_path(path_stem, ".pdf"), _stem_path(path_stem, ".png")]
+    out[0].parent.mkdir(parents=True, exist_ok=True)
+    try:
+        for p in out:
+            fig.savefig(p, dpi=dpi)
+    except Exception:
+        if not usetex_on():
+            raise
+        with mpl.rc_context({"text.usetex": False}):
+            for t in fig.findobj(lambda a: hasattr(a, "set_usetex")):
+                t.set_usetex(False)
+            for p in out:
+                fig.savefig(p, dpi=dpi)
+    return out
