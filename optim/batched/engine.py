@@ -1,0 +1,190 @@
+"""The batched engine: advance R independent runs of one algorithm at once and record a Trace.
+
+Samples are drawn on the engine's device from one seeded generator per call (or replayed from
+pre-drawn ones); diverged runs (non-finite or max |x| above ``blowup``) are flagged and frozen while
+the others go on; runs can have different horizons T_r and stop (freeze) at their own.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Optional, Sequence
+
+import numpy as np
+import torch
+
+from problems.sample import Sample
+from problems.samplers import Sampler
+
+from ..algorithms import streams
+from ..registry import get, validate
+from .rules import make_rule
+
+BLOWUP = 1e12
+METRICS = ("f_gap", "grad_sq", "dist_sq", "grad_sq_avg", "grad_sq_min")
+
+
+@dataclass
+class Trace:
+    """What a batched run records.
+
+    t: (K,) checkpoint iterations; metrics[name]: (K, R) values of x_t at each checkpoint
+    (f_gap = f(x_t) - f_inf, grad_sq = ||grad f(x_t)||^2, dist_sq = ||x_t - x*||^2, grad_sq_avg =
+    (1/t) sum_{s<t} ||grad f(x_s)||^2, grad_sq_min = min_{s<=t}, and the rule's extras such as rho,
+    eff_radius, step_min/step_max), NaN after a run diverged; final[name]: (R,) the same at each
+    run's own horizon T_r plus grad_sq_tail_avg (average over T_r/2 <= s < T_r); diverged: (R,) bool;
+    diverged_at: (R,) step of divergence (-1 if none); x: (R, d) final iterates; trajectory:
+    (T+1, R, d) iterates when asked, with extras_trajectory[name]: (T, R)."""
+
+    t: np.ndarray
+    metrics: dict[str, np.ndarray]
+    final: dict[str, np.ndarray]
+    diverged: np.ndarray
+    diverged_at: np.ndarray
+    T: np.ndarray
+    x: np.ndarray
+    trajectory: Optional[np.ndarray] = None
+    extras_trajectory: dict[str, np.ndarray] = field(default_factory=dict)
+
+    @property
+    def n_diverged(self) -> int:
+        return int(self.diverged.sum())
+
+
+def log_checkpoints(T: int, n: int = 20) -> np.ndarray:
+    """About n log-spaced iterations in [0, T], always including 0, 1 and T."""
+    pts = np.geomspace(1, max(T, 1), max(n - 1, 1)).round().astype(int)
+    return np.unique(np.r_[0, 1, pts, T].clip(0, T))
+
+
+def _rademacher(R: int, d: int, gen: torch.Generator, dtype) -> Sample:
+    z = torch.randint(0, 2, (R, d), generator=gen, device=gen.device).to(dtype) * 2 - 1
+    return Sample(noise=z)
+
+
+def _batch_size(hp: dict, T, x0, groups) -> int:
+    sizes = {np.size(v.c if hasattr(v, "c") else v) for v in hp.values()
+             if not isinstance(v, (str, bool)) and v is not None}
+    sizes |= {np.size(T)}
+    if x0 is not None and np.ndim(x0) == 2:
+        sizes.add(np.shape(x0)[0])
+    if groups is not None:
+        sizes.add(len(groups))
+    sizes.discard(1)
+    if len(sizes) > 1:
+        raise ValueError(f"hyperparameters, T, x0 and groups disagree on the number of runs: sizes {sorted(sizes)}")
+    return sizes.pop() if sizes else 1
+
+
+def run(algorithm: str, problem, sampler: Sampler, hp: Optional[dict] = None, *, T, R: Optional[int] = None,
+        x0=None, seed: int = 0, device: str | torch.device = "cpu", dtype: torch.dtype = torch.float64,
+        checkpoints: Optional[Sequence[int]] = None, val_sampler: Optional[Sampler] = None,
+        samples: Optional[dict[str, list[Sample]]] = None, groups=None, trajectory: bool = False,
+        running: bool = True, blowup: float = BLOWUP) -> Trace:
+    """Run ``algorithm`` for R runs on ``problem`` with stochastic gradients from ``sampler``.
+
+    hp: hyperparameters; each real one a scalar, an (R,) array, or a Schedule. T: int or (R,) ints
+    (each run stops at its own horizon). x0: (d,) or (R, d), default ones. seed: the generator of
+    every sample this call draws. groups: (R,) ints; runs with the same group share their samples
+    (common random numbers across a grid). samples: pre-drawn {stream: [Sample per step]} replayed
+    instead of drawing (tests). running: also evaluate ||grad f(x_t)||^2 every step for the
+    running average/minimum (one full gradient per step).
+    """
+    algo = get(algorithm)
+    device = torch.device(device)
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise ValueError("device 'cuda' was requested but torch.cuda.is_available() is False")
+    T_arr = np.atleast_1d(np.asarray(T))
+    if T_arr.dtype.kind not in "iu" and not np.all(T_arr == np.round(T_arr)) or np.any(T_arr < 1):
+        raise ValueError(f"T={T!r} is not allowed: horizons must be integers >= 1")
+    R = R or _batch_size(hp or {}, T, x0, groups)
+    hp = validate(algorithm, hp, R)
+    sampler.check(problem)
+    T_max = int(T_arr.max())
+    d = problem.d
+    like = torch.zeros((), dtype=dtype, device=device)
+    x = torch.as_tensor(np.ones(d) if x0 is None else x0, dtype=dtype, device=device)
+    if x.shape[-1] != d:
+        raise ValueError(f"x0 has shape {tuple(x.shape)}: expected ({d},) or (R, {d})")
+    x = x.expand(R, d).clone()
+    T_run = torch.as_tensor(T_arr, device=device).expand(R)
+    rule = make_rule(algorithm, problem, hp, R, d, like)
+    names = streams(algorithm, hp)
+    val_problem = getattr(problem, "val", None) or problem
+    gen = torch.Generator(device=device).manual_seed(int(seed))
+    G = R if groups is None else int(np.max(groups)) + 1
+    rows = None if groups is None else torch.as_tensor(np.asarray(groups), device=device)
+
+    def draw(t: int) -> dict:
+        if samples is not None:
+            return {k: samples[k][t].to(device, dtype) for k in names}
+        out = {}
+        for k in names:
+            if k == "Z":
+                s = _rademacher(G, d, gen, dtype)
+            elif k == "V":
+                s = (val_sampler or sampler).draw(val_problem, G, gen, dtype)
+            else:
+                s = sampler.draw(problem, G, gen, dtype)
+            out[k] = s if rows is None else s.take(rows)
+        return out
+
+    ckpts = np.unique(np.clip(log_checkpoints(T_max) if checkpoints is None else np.asarray(checkpoints), 0, T_max))
+    f_inf = problem.f_inf if problem.f_inf is not None else 0.0
+    diverged = torch.zeros(R, dtype=torch.bool, device=device)
+    div_at = torch.full((R,), -1, dtype=torch.long, device=device)
+    gsum = torch.zeros(R, dtype=dtype, device=device)
+    gmin = torch.full((R,), float("inf"), dtype=dtype, device=device)
+    tail = torch.zeros(R, dtype=dtype, device=device)
+    tail_start = torch.div(T_run, 2, rounding_mode="floor")
+    extras = {k: torch.full((R,), float("nan"), dtype=dtype, device=device) for k in rule.extras}
+    extras.update({k: v.clone() for k, v in rule.out.items()})
+    rec = {k: [] for k in METRICS + tuple(extras)}
+    traj = [x.clone()] if trajectory else None
+    ext_traj = {k: [] for k in extras} if trajectory else {}
+
+    def snapshot(t: int, gsq: torch.Tensor):
+        vals = {"f_gap": problem.f(x) - f_inf, "grad_sq": gsq, "dist_sq": problem.dist_sq(x),
+                "grad_sq_avg": gsum / torch.clamp(torch.minimum(T_run, torch.tensor(t, device=device)), min=1)
+                if t > 0 else torch.full_like(gsq, float("nan")),
+                "grad_sq_min": torch.minimum(gmin, gsq), **extras}
+        for k, v in vals.items():
+            rec[k].append(torch.where(diverged, float("nan"), v).cpu().numpy())
+
+    for t in range(T_max + 1):
+        gsq = (problem.grad(x) ** 2).sum(-1) if (running or t in ckpts or t == T_max) else None
+        if t in ckpts:
+            snapshot(t, gsq)
+        if t == T_max:
+            break
+        active = (t < T_run) & ~diverged
+        if running:
+            gsum = torch.where(active, gsum + gsq, gsum)
+            gmin = torch.where(active, torch.minimum(gmin, gsq), gmin)
+            tail = torch.where(active & (t >= tail_start), tail + gsq, tail)
+        x_new = rule.step(x, t, draw(t))
+        bad = active & ~(torch.isfinite(x_new).all(-1) & (x_new.abs().amax(-1) <= blowup))
+        div_at = torch.where(bad, t, div_at)
+        diverged = diverged | bad
+        keep = (active & ~bad)[:, None]
+        x = torch.where(keep, x_new, x)
+        for k, v in rule.out.items():
+            extras[k] = torch.where(keep[:, 0], v, extras[k])
+        if trajectory:
+            traj.append(x.clone())
+            for k in extras:
+                ext_traj[k].append(extras[k].cpu().numpy())
+
+    gsq_final = (problem.grad(x) ** 2).sum(-1)
+    Tf = T_run.to(dtype)
+    final = {"f_gap": problem.f(x) - f_inf, "grad_sq": gsq_final, "dist_sq": problem.dist_sq(x),
+             "grad_sq_avg": gsum / Tf, "grad_sq_min": torch.minimum(gmin, gsq_final),
+             "grad_sq_tail_avg": tail / (T_run - tail_start).to(dtype), **extras}
+    final = {k: torch.where(diverged, float("nan"), v).cpu().numpy() for k, v in final.items()}
+    if not running:
+        for k in ("grad_sq_avg", "grad_sq_min", "grad_sq_tail_avg"):
+            final[k][:] = np.nan
+    return Trace(t=ckpts, metrics={k: np.stack(v) for k, v in rec.items()}, final=final,
+                 diverged=diverged.cpu().numpy(), diverged_at=div_at.cpu().numpy(),
+                 T=np.broadcast_to(T_arr, (R,)).copy(), x=x.cpu().numpy(),
+                 trajectory=torch.stack(traj).cpu().numpy() if trajectory else None,
+                 extras_trajectory={k: np.stack(v) for k, v in ext_traj.items()})

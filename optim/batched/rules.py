@@ -1,0 +1,254 @@
+"""Batched update rules: R independent runs at once, x: (R, d), hyperparameters (R, 1) tensors.
+
+A SAM-family rule is a perturbation (how e is built from the ascent gradient s) composed with a
+descent (how the perturbed gradient g moves x); the base methods have no perturbation. Every rule
+keeps its state as tensors with a leading run axis and never loops over runs.
+"""
+from __future__ import annotations
+
+import math
+
+import torch
+
+from ..schedules import Schedule
+
+
+def unit(s: torch.Tensor, norm_eps: float) -> torch.Tensor:
+    """s / (||s|| + norm_eps) row-wise, 0 where that denominator is 0."""
+    nrm = torch.linalg.vector_norm(s, dim=-1, keepdim=True) + norm_eps
+    return torch.where(nrm > 0, s / torch.where(nrm > 0, nrm, 1.0), 0.0)
+
+
+def asam_direction(x: torch.Tensor, s: torch.Tensor, operator: str, eta_A, norm_eps: float) -> torch.Tensor:
+    """T*T*s / ||T*s|| with T = |x| + eta_A (official), |x|, or 1."""
+    if operator == "identity":
+        return unit(s, norm_eps)
+    Tw = x.abs() + eta_A if operator == "abs_plus_eta" else x.abs()
+    Ts = Tw * s
+    nrm = torch.linalg.vector_norm(Ts, dim=-1, keepdim=True) + norm_eps
+    return torch.where(nrm > 0, Tw * Ts / torch.where(nrm > 0, nrm, 1.0), 0.0)
+
+
+class Rule:
+    """Base: holds the problem, hyperparameters as (R, 1) tensors or Schedules, and state."""
+
+    perturb: str | None = None
+    descent: str = "sgd"
+    extras: tuple[str, ...] = ()
+
+    def __init__(self, name: str, problem, hp: dict, R: int, d: int, like: torch.Tensor) -> None:
+        self.name, self.problem, self.R, self.d = name, problem, R, d
+        self.opts = {k: v for k, v in hp.items() if not _is_real(v)}
+        self.hp = {k: _to_tensor(v, R, like) for k, v in hp.items() if _is_real(v)}
+        self.state: dict[str, torch.Tensor] = {}
+        self.out: dict[str, torch.Tensor] = {}
+        self.like = like
+
+    def val(self, key: str, t: int) -> torch.Tensor:
+        """Hyperparameter ``key`` at step t as an (R, 1) tensor."""
+        v = self.hp[key]
+        return v.at(t, v.c) if isinstance(v, Schedule) else v
+
+    def zeros(self, width: int | None = None) -> torch.Tensor:
+        return self.like.new_zeros(self.R, self.d if width is None else width)
+
+    def full(self, value: float, width: int | None = None) -> torch.Tensor:
+        return self.like.new_full((self.R, self.d if width is None else width), value)
+
+
+def _is_real(v) -> bool:
+    return isinstance(v, Schedule) or (not isinstance(v, (str, bool)) and v is not None)
+
+
+def _to_tensor(v, R: int, like: torch.Tensor):
+    """Constants become (R, 1) tensors; a Schedule keeps its kind with c as an (R, 1) tensor."""
+    if isinstance(v, Schedule):
+        c = torch.as_tensor(v.values, dtype=like.dtype, device=like.device).reshape(-1, 1).expand(R, 1)
+        return Schedule(v.kind, c, v.mu)
+    t = torch.as_tensor(v, dtype=like.dtype, device=like.device).reshape(-1, 1)
+    return t.expand(R, 1).contiguous()
+
+
+class SAMFamily(Rule):
+    """Perturbation (none, sam, usam, unified, asam, lightsam1/2/3) composed with a descent
+    (sgd, adagrad_norm, adagrad, adam, amsgrad)."""
+
+    def __init__(self, name, problem, hp, R, d, like, perturb, descent):
+        super().__init__(name, problem, hp, R, d, like)
+        self.perturb, self.descent = perturb, descent
+        eps = float(hp.get("eps", 1e-8))
+        add = hp.get("eps_mode", "init") == "add"
+        self.eps_add = eps if add else 0.0
+        init = 0.0 if add else eps * eps
+        if descent == "adagrad_norm":
+            self.state["v"] = self.full(init, 1)
+        elif descent == "adagrad":
+            self.state["v"] = self.full(init)
+        elif descent in ("adam", "amsgrad"):
+            self.state["m"] = self.zeros()
+            v0 = 0.0 if (descent == "amsgrad" and hp.get("v0") == "zero") or name == "adasam" else init
+            self.state["v"] = self.full(v0)
+            if descent == "amsgrad":
+                self.state["vhat"] = self.full(init if name != "adasam" else eps * eps)
+        if perturb == "lightsam1":
+            self.state["u"] = self.full(eps * eps, 1)
+        elif perturb == "lightsam2":
+            self.state["u"] = self.full(eps * eps)
+        elif perturb == "lightsam3":
+            self.state["r"] = self.zeros()
+            self.state["u"] = self.full(eps * eps)
+        self.norm_eps = float(hp.get("norm_eps", 0.0))
+        self.b1 = float(hp["b1"]) if "b1" in hp else None
+        self.b2 = float(hp["b2"]) if "b2" in hp else None
+        if name == "adasam":
+            self.extras = ("step_min", "step_max")
+        elif perturb and perturb.startswith("lightsam"):
+            self.extras = ("eff_radius",)
+
+    def perturbation(self, x: torch.Tensor, s: torch.Tensor, t: int) -> torch.Tensor:
+        p, st = self.perturb, self.state
+        rho = self.val("rho", t)
+        if p == "sam":
+            return rho * unit(s, self.norm_eps)
+        if p == "usam":
+            return rho * s
+        if p == "unified":
+            lam = self.val("lam", t)
+            nrm = torch.linalg.vector_norm(s, dim=-1, keepdim=True) + self.norm_eps
+            coef = (1 - lam) + lam / torch.where(nrm > 0, nrm, 1.0)
+            return torch.where(nrm > 0, rho * coef * s, rho * (1 - lam) * s)
+        if p == "asam":
+            return rho * asam_direction(x, s, self.opts["operator"], self.hp["eta_A"], self.norm_eps)
+        if p == "lightsam1":
+            st["u"] = st["u"] + (s * s).sum(-1, keepdim=True)
+            return rho * s / st["u"].sqrt()
+        if p == "lightsam2":
+            st["u"] = st["u"] + s * s
+            return rho * s / st["u"].sqrt()
+        b1, b2 = self.b1, self.b2
+        st["r"] = b1 * st["r"] + (1 - b1) * s
+        st["u"] = b2 * st["u"] + (1 - b2) * s * s
+        direction = st["r"] if self.opts["perturb_with"] == "momentum" else s
+        return rho * direction / st["u"].sqrt()
+
+    def descend(self, x: torch.Tensor, g: torch.Tensor, t: int) -> torch.Tensor:
+        dsc, st = self.descent, self.state
+        lr = self.val("lr", t)
+        if dsc == "sgd":
+            return x - lr * g
+        if dsc in ("adagrad_norm", "adagrad"):
+            st["v"] = st["v"] + ((g * g).sum(-1, keepdim=True) if dsc == "adagrad_norm" else g * g)
+            return x - lr * g / (st["v"].sqrt() + self.eps_add)
+        b1, b2 = self.b1, self.b2
+        st["m"] = b1 * st["m"] + (1 - b1) * g
+        st["v"] = b2 * st["v"] + (1 - b2) * g * g
+        if dsc == "amsgrad":
+            st["vhat"] = torch.maximum(st["vhat"], st["v"])
+            step = lr / (st["vhat"].sqrt() + self.eps_add)
+            if "step_min" in self.extras:
+                self.out["step_min"] = step.amin(-1)
+                self.out["step_max"] = step.amax(-1)
+            return x - step * st["m"]
+        m, v = st["m"], st["v"]
+        if self.opts.get("bias_correction"):
+            m = m / (1 - b1 ** (t + 1))
+            v = v / (1 - b2 ** (t + 1))
+        return x - lr * m / (v.sqrt() + self.eps_add)
+
+    def step(self, x: torch.Tensor, t: int, S: dict) -> torch.Tensor:
+        grad = self.problem.stoch_grad
+        if self.perturb is None:
+            return self.descend(x, grad(x, S["S"]), t)
+        e = self.perturbation(x, grad(x, S["S"]), t)
+        if self.extras == ("eff_radius",):
+            self.out["eff_radius"] = torch.linalg.vector_norm(e, dim=-1)
+        g = grad(x + e, S.get("S2", S["S"]))
+        return self.descend(x, g, t)
+
+
+class LETS(Rule):
+    """LETS-SAM / LETS-ASAM [reconstructed]: a SAM (ASAM) lower step whose radius rho_t is learned
+    by hypergradient descent on J = 1/2 (L_val - L_train)^2 (ALGORITHMS.md, LETS)."""
+
+    extras = ("rho",)
+
+    def __init__(self, name, problem, hp, R, d, like):
+        super().__init__(name, problem, hp, R, d, like)
+        self.asam = name == "lets_asam"
+        self.val_problem = getattr(problem, "val", None) or problem
+        self.norm_eps = float(hp.get("norm_eps", 0.0))
+        rho0 = self.hp["rho"].clone()
+        self.state["rho"] = rho0
+        if self.opts["rho_constraint"] == "softplus":
+            if bool((rho0 <= 0).any()):
+                raise ValueError("rho_constraint='softplus' needs rho > 0: softplus never reaches 0")
+            self.state["theta"] = torch.log(torch.expm1(rho0))
+        self.out["rho"] = rho0[:, 0]
+
+    def direction(self, x, s):
+        if self.asam:
+            return asam_direction(x, s, self.opts["operator"], self.hp["eta_A"], self.norm_eps)
+        return unit(s, self.norm_eps)
+
+    def lower(self, x, n, rho, lr, S):
+        w = x + rho * n
+        g = self.problem.stoch_grad(w, S["S"])
+        return w, g, x - lr * g
+
+    def hypergrad(self, w, g, n, x1, lr, S):
+        P, V = self.problem, self.val_problem
+        St = S.get("S2", S["S"])
+        delta = V.stoch_f(x1, S["V"]) - P.stoch_f(x1, St)
+        dgrad = V.stoch_grad(x1, S["V"]) - P.stoch_grad(x1, St)
+        h = self.opts["hessian"]
+        if h == "exact":
+            Hn = P.stoch_hvp(w, n, S["S"])
+        elif h == "diag_gn":
+            Hn = g * g * n
+        elif h == "identity":
+            Hn = n
+        else:
+            z = S["Z"].noise
+            Hn = z * P.stoch_hvp(w, z, S["S"]) * n
+        return (delta * (dgrad * (-lr * Hn)).sum(-1))[:, None]
+
+    def update_rho(self, hg, t):
+        st, beta = self.state, self.hp["beta"]
+        c = self.opts["rho_constraint"]
+        if c == "softplus":
+            st["theta"] = st["theta"] - beta * hg * torch.sigmoid(st["theta"])
+            rho = torch.nn.functional.softplus(st["theta"])
+        else:
+            rho = st["rho"] - beta * hg
+            if c == "clamp0":
+                rho = rho.clamp(min=0.0)
+        if "rho_max" in self.hp:
+            rho = torch.minimum(rho, self.val("rho_max", t + 1))
+        st["rho"] = rho
+        self.out["rho"] = rho[:, 0]
+
+    def step(self, x, t, S):
+        lr = self.val("lr", t)
+        n = self.direction(x, self.problem.stoch_grad(x, S["S"]))
+        w, g, x1 = self.lower(x, n, self.state["rho"], lr, S)
+        self.update_rho(self.hypergrad(w, g, n, x1, lr, S), t)
+        if self.opts["order"] == "upper_first":
+            _, _, x1 = self.lower(x, n, self.state["rho"], lr, S)
+        return x1
+
+
+COMPOSITION = {
+    "sgd": (None, "sgd"), "adagrad_norm": (None, "adagrad_norm"), "adagrad": (None, "adagrad"),
+    "adam": (None, "adam"), "amsgrad": (None, "amsgrad"),
+    "sam": ("sam", "sgd"), "usam": ("usam", "sgd"), "unified_sam": ("unified", "sgd"), "asam": ("asam", "sgd"),
+    "adasam": ("sam", "amsgrad"), "lightsam1": ("lightsam1", "adagrad_norm"),
+    "lightsam2": ("lightsam2", "adagrad"), "lightsam3": ("lightsam3", "adam"),
+}
+
+
+def make_rule(name: str, problem, hp: dict, R: int, d: int, like: torch.Tensor) -> Rule:
+    """The batched rule of a registered algorithm with validated hyperparameters ``hp``."""
+    if name in ("lets_sam", "lets_asam"):
+        return LETS(name, problem, hp, R, d, like)
+    perturb, descent = COMPOSITION[name]
+    return SAMFamily(name, problem, hp, R, d, like, perturb, descent)
