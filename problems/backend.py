@@ -19,16 +19,20 @@ def relu(x: Array) -> Array:
 
 
 def like(arr: np.ndarray, x: Array, cache: dict) -> Array:
-    """``arr`` (a NumPy constant) in the backend, dtype and device of ``x``; tensors are cached."""
+    """``arr`` (a NumPy constant) in the backend, dtype and device of ``x``; tensors are cached.
+
+    The cache is keyed by ``id(arr)`` and keeps ``arr`` alive with its tensor: otherwise a freed
+    temporary's id is reused by the next array and a stale tensor is returned (this happened with
+    copies, i.e. float32 or another device). Pass long-lived arrays only (attributes)."""
     if not isinstance(x, torch.Tensor):
         return arr
     dtype = x.dtype if np.issubdtype(arr.dtype, np.floating) else torch.long
     key = (id(arr), x.device, dtype)
-    out = cache.get(key)
-    if out is None:
-        out = torch.as_tensor(arr, dtype=dtype, device=x.device)
-        cache[key] = out
-    return out
+    entry = cache.get(key)
+    if entry is None or entry[0] is not arr:
+        entry = (arr, torch.as_tensor(arr, dtype=dtype, device=x.device))
+        cache[key] = entry
+    return entry[1]
 
 
 def check_positive(name: str, value: float, allow_zero: bool = False) -> float:

@@ -182,7 +182,8 @@ class Logistic(GLM):
     def __init__(self, A, y, reg: float = 1e-3, val: "Logistic | None" = None) -> None:
         y = check_matrix("y", y, 1)
         if not np.all(np.isin(y, (-1.0, 1.0))):
-            raise ValueError("labels y must be -1 or +1")
+            bad = np.unique(y[~np.isin(y, (-1.0, 1.0))])[:5]
+            raise ValueError(f"labels y must be -1 or +1; got {', '.join(repr(float(v)) for v in bad)}")
         A = check_matrix("A", A, 2)
         if A.shape[0] != y.shape[0]:
             raise ValueError(f"A has {A.shape[0]} rows but y has {y.shape[0]} entries: they must match")

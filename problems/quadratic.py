@@ -44,7 +44,7 @@ class Quadratic(Problem):
         return cls(Q @ np.diag(s) @ Q.T, x_star)
 
     @classmethod
-    def with_condition(cls, d: int, L: float = 1.0, cond: float = 10.0, seed: int = 0) -> "Quadratic":
+    def with_condition(cls, d: int = 10, L: float = 1.0, cond: float = 10.0, seed: int = 0) -> "Quadratic":
         """Log-spaced spectrum from L/cond to L (cond >= 1), Haar eigenvectors."""
         if not cond >= 1:
             raise ValueError(f"cond={cond!r} is not allowed: the condition number must be >= 1")

@@ -71,6 +71,7 @@ class Uniform(Sampler):
         _check_int("batch", self.batch, 1)
 
     def draw(self, problem, R, gen, dtype=torch.float64):
+        self.check(problem)
         idx = torch.randint(problem.n, (R, self.batch), generator=gen, device=gen.device)
         return Sample(idx=idx, w=torch.ones(R, self.batch, dtype=dtype, device=gen.device))
 
@@ -137,6 +138,7 @@ class Importance(Sampler):
         _check_int("batch", self.batch, 1)
 
     def draw(self, problem, R, gen, dtype=torch.float64):
+        self.check(problem)
         p = self.probs(problem)
         cdf = torch.as_tensor(np.cumsum(p), device=gen.device)
         u = torch.rand(R, self.batch, generator=gen, device=gen.device, dtype=torch.float64)

@@ -27,11 +27,13 @@ class TwoQuadratics(FiniteSum):
         if self.cs.shape[1] < 1 or not np.all(np.isfinite(self.cs)):
             raise ValueError("c1 and c2 must be finite and of the same dimension")
         self.n, self.d = 2, self.cs.shape[1]
+        self._c1, self._c2 = self.cs[0], self.cs[1]  # persistent: backend.like caches by id()
         self.q = np.array([self.p, 1 - self.p])
         self.K = float(self.q @ self.k)
         self.L = self.K
         self.mu = self.K
-        self.x_star = (self.q * self.k) @ self.cs / self.K
+        self._qkc = (self.q * self.k) @ self.cs  # persistent: backend.like caches by id()
+        self.x_star = self._qkc / self.K
         self.f_star = float(self.f(self.x_star))
         self.L_i = 2 * self.q * self.k
         self.f_i_inf = np.zeros(2)
@@ -46,12 +48,12 @@ class TwoQuadratics(FiniteSum):
         return rho ** 2 * (self.q[0] * self.k[0] - self.q[1] * self.k[1]) ** 2 / (2 * self.K)
 
     def f(self, x: Array) -> Array:
-        z1 = x - self.c(self.cs[0], x)
-        z2 = x - self.c(self.cs[1], x)
+        z1 = x - self.c(self._c1, x)
+        z2 = x - self.c(self._c2, x)
         return 0.5 * (self.q[0] * self.k[0] * (z1 * z1).sum(-1) + self.q[1] * self.k[1] * (z2 * z2).sum(-1))
 
     def grad(self, x: Array) -> Array:
-        return self.K * x - self.c((self.q * self.k) @ self.cs, x)
+        return self.K * x - self.c(self._qkc, x)
 
     def hvp(self, x: Array, v: Array) -> Array:
         return self.K * v

@@ -446,3 +446,68 @@ class _Raw(str):
 
 def raw(s: str) -> _Raw:
     return _Raw(s)
+
+
+# ----------------------------------------------------------------------------
+# summaries computed from the results table (display only)
+# ----------------------------------------------------------------------------
+
+_RUN_KEYS = ["algorithm", "problem", "sampler", "point", "seed", "T", "b"]
+
+
+def diverged_counts(df: pd.DataFrame) -> pd.DataFrame:
+    """Runs and diverged runs per (claim, algorithm), from the results table.
+
+    A run is one (algorithm, problem, sampler, point, seed, T, b); it counts as
+    diverged when any of its rows has ``diverged``.  Theory rows are ignored."""
+    cols = ["claim", "algorithm", "runs", "diverged", "fraction"]
+    if df.empty:
+        return pd.DataFrame(columns=cols)
+    m = df[(df["seed"] >= 0) & ~df["metric"].isin(["bound", "floor"])]
+    if m.empty:
+        return pd.DataFrame(columns=cols)
+    runs = m.groupby(["claim"] + _RUN_KEYS, sort=False)["diverged"].any().reset_index()
+    out = runs.groupby(["claim", "algorithm"], sort=False)["diverged"].agg(["size", "sum"])
+    out = out.reset_index().rename(columns={"size": "runs", "sum": "diverged"})
+    out["diverged"] = out["diverged"].astype(int)
+    out["fraction"] = out["diverged"] / out["runs"]
+    return out[cols]
+
+
+def bound_slack(df: pd.DataFrame, verdicts) -> pd.DataFrame:
+    """For claims with explicit-bound rows (metric "bound", seed -1): the mean
+    over non-diverged seeds of the claim's metric against the bound at matching
+    checkpoints.  Columns: claim, checkpoints, max_ratio (max of mean/bound;
+    < 1 means the mean sits under the bound everywhere), n_above."""
+    cols = ["claim", "checkpoints", "max_ratio", "n_above"]
+    rows = []
+    if df.empty:
+        return pd.DataFrame(columns=cols)
+    for v in normalise_verdicts(verdicts):
+        claim, metric = v.get("claim"), v.get("metric")
+        d = df[df["claim"] == claim]
+        b = d[d["metric"] == "bound"]
+        if b.empty or not metric:
+            continue
+        m = d[(d["metric"] == metric) & (d["seed"] >= 0)]
+        if m.empty:
+            continue
+        div = m.groupby(_RUN_KEYS, sort=False)["diverged"].transform("any")
+        m = m[~div & np.isfinite(m["value"])]
+        b = b[np.isfinite(b["value"])]
+        joined = pd.DataFrame()
+        for keys in (["algorithm", "problem", "sampler", "point", "T", "b", "t"],
+                     ["point", "T", "b", "t"], ["point", "T", "t"], ["T", "t"]):
+            mm = m.groupby(keys)["value"].mean().rename("mean")
+            bb = b.groupby(keys)["value"].mean().rename("bound")
+            joined = pd.concat([mm, bb], axis=1, join="inner")
+            if len(joined):
+                break
+        if joined.empty:
+            continue
+        pos = joined[joined["bound"] > 0]
+        ratio = (pos["mean"] / pos["bound"]).max() if len(pos) else float("nan")
+        rows.append({"claim": claim, "checkpoints": int(len(joined)),
+                     "max_ratio": float(ratio),
+                     "n_above": int((joined["mean"] > joined["bound"]).sum())})
+    return pd.DataFrame(rows, columns=cols)

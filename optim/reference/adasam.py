@@ -1,0 +1,37 @@
+"""AdaSAM: s = grad_S(x_t); e = rho_t s / ||s||; g = grad_S(x_t + e); m_t = b1 m + (1-b1) g;
+v_t = b2 v + (1-b2) g*g; vhat_t = max(vhat, v_t); x_{t+1} = x_t - gamma_t m_t / sqrt(vhat_t).
+
+Paper: Sun et al., AdaSAM: Boosting Sharpness-Aware Minimization with Adaptive Learning Rate and
+Momentum. Status: [confirmed update, Sun et al.].
+m_{-1} = 0, v_{-1} = 0, vhat_{-1} = eps^2 * 1; no bias correction, no additive eps (rho = 0 is
+AMSGrad with v0="zero"). b1 = 0 is the momentum-free variant. Records the per-coordinate step
+gamma_t / sqrt(vhat_t) after the update of vhat: its min and max over coordinates per step.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from .common import descent_samples, normalize, value_at
+
+
+def run(problem, samples, x0, T, *, lr, rho, same_sample, norm_eps, b1, b2, eps):
+    S, S_descent = samples["S"], descent_samples(samples, same_sample)
+    x = np.array(x0, dtype=np.float64)
+    m = np.zeros_like(x)  # ALGORITHMS.md AdaSAM: m_{-1} = 0
+    v = np.zeros_like(x)  # ALGORITHMS.md AdaSAM: v_{-1} = 0
+    vhat = np.full_like(x, eps * eps)  # ALGORITHMS.md AdaSAM: vhat_{-1} = eps^2 * 1
+    xs, step_min, step_max = [x], [], []
+    for t in range(T):
+        gamma = value_at(lr, t)
+        s = problem.stoch_grad(x, S[t])  # ALGORITHMS.md AdaSAM: s = grad_S(x_t)
+        e = value_at(rho, t) * normalize(s, norm_eps)  # ALGORITHMS.md AdaSAM: e = rho_t s/||s||
+        g = problem.stoch_grad(x + e, S_descent[t])  # ALGORITHMS.md AdaSAM: g = grad_S(x_t + e)
+        m = b1 * m + (1 - b1) * g  # ALGORITHMS.md AdaSAM: m_t = b1 m + (1-b1) g
+        v = b2 * v + (1 - b2) * g * g  # ALGORITHMS.md AdaSAM: v_t = b2 v + (1-b2) g*g
+        vhat = np.maximum(vhat, v)  # ALGORITHMS.md AdaSAM: vhat_t = max(vhat, v_t)
+        step = gamma / np.sqrt(vhat)  # the per-coordinate step gamma_t / sqrt(vhat_t) (trace only)
+        step_min.append(step.min())
+        step_max.append(step.max())
+        x = x - gamma * m / np.sqrt(vhat)  # ALGORITHMS.md AdaSAM: x_{t+1} = x_t - gamma_t m_t/sqrt(vhat_t)
+        xs.append(x)
+    return {"x": np.stack(xs), "step_min": np.array(step_min), "step_max": np.array(step_max)}

@@ -1,0 +1,30 @@
+"""LightSAM-I (AdaGrad-Norm ascent / AdaGrad-Norm descent):
+s = grad_S(x_t); u_t = u_{t-1} + ||s||^2; w = x_t + rho s / sqrt(u_t); g = grad_S(w);
+v_t = v_{t-1} + ||g||^2; x_{t+1} = x_t - eta g / sqrt(v_t); u_{-1} = v_{-1} = eps^2.
+
+Paper: Cheng et al., LightSAM: Parameter-Agnostic Sharpness-Aware Minimization. Status: [confirmed
+by three sources]. Records the effective radius ||w - x_t|| = rho ||s|| / sqrt(u_t) < rho.
+rho = 0 is AdaGrad-Norm (eps_mode="init") bit for bit.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from .common import descent_samples, value_at
+
+
+def run(problem, samples, x0, T, *, lr, rho, same_sample, eps):
+    S, S_descent = samples["S"], descent_samples(samples, same_sample)
+    x = np.array(x0, dtype=np.float64)
+    u = v = eps * eps  # ALGORITHMS.md LightSAM-I: u_{-1} = v_{-1} = eps^2
+    xs, eff_radius = [x], []
+    for t in range(T):
+        s = problem.stoch_grad(x, S[t])  # ALGORITHMS.md LightSAM-I: s = grad_S(x_t)
+        u = u + s @ s  # ALGORITHMS.md LightSAM-I: u_t = u_{t-1} + ||s||^2
+        w = x + value_at(rho, t) * s / np.sqrt(u)  # ALGORITHMS.md LightSAM-I: w = x_t + rho s/sqrt(u_t)
+        eff_radius.append(np.linalg.norm(w - x))  # ALGORITHMS.md LightSAM-I: effective radius ||w - x_t||
+        g = problem.stoch_grad(w, S_descent[t])  # ALGORITHMS.md LightSAM-I: g = grad_S(w)
+        v = v + g @ g  # ALGORITHMS.md LightSAM-I: v_t = v_{t-1} + ||g||^2
+        x = x - value_at(lr, t) * g / np.sqrt(v)  # ALGORITHMS.md LightSAM-I: x_{t+1} = x_t - eta g/sqrt(v_t)
+        xs.append(x)
+    return {"x": np.stack(xs), "eff_radius": np.array(eff_radius)}

@@ -1,0 +1,22 @@
+"""USAM (unnormalised SAM): s = grad_S(x_t); e = rho_t s; x_{t+1} = x_t - gamma_t grad_S(x_t + e).
+
+Paper: Andriushchenko & Flammarion (2022). Status: [confirmed]. No normalisation, hence no
+``norm_eps``. The descent gradient uses S_t, or an independent S'_t when ``same_sample=False``.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from .common import descent_samples, value_at
+
+
+def run(problem, samples, x0, T, *, lr, rho, same_sample):
+    S, S_descent = samples["S"], descent_samples(samples, same_sample)
+    x = np.array(x0, dtype=np.float64)
+    xs = [x]
+    for t in range(T):
+        s = problem.stoch_grad(x, S[t])  # ALGORITHMS.md SAM: s = grad_S(x_t)
+        e = value_at(rho, t) * s  # ALGORITHMS.md USAM: e = rho_t s (unnormalised)
+        x = x - value_at(lr, t) * problem.stoch_grad(x + e, S_descent[t])  # x_{t+1} = x_t - gamma_t grad_S(x_t + e)
+        xs.append(x)
+    return {"x": np.stack(xs)}

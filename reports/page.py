@@ -1,0 +1,398 @@
+"""The report page of a results directory.
+
+``build_report(DIR)`` reads only ``DIR/results.parquet`` (or ``.csv``),
+``DIR/verdicts.json`` and ``DIR/provenance.json`` and writes
+
+* ``DIR/figures/<claim>.pdf`` and ``.png`` -- the figures (``reports.figures``);
+* ``DIR/report.html`` -- a self-contained page (CSS inline, figures embedded as
+  base64 PNG), so the single file can be mailed or archived;
+* ``DIR/report.md`` -- the same content in Markdown, figures linked from
+  ``figures/``;
+* ``DIR/verdicts.tex`` -- the verdict table as a LaTeX ``tabular``;
+* ``DIR/verdict_table.csv`` -- the verdict table as data (for diffs).
+"""
+
+from __future__ import annotations
+
+import base64
+import math
+import struct
+from pathlib import Path
+
+import pandas as pd
+
+from . import figures as figs
+from .style import style_context
+from .tables import (
+    _Raw, anchor, badge, bound_slack, diverged_counts, flatten, fmt_ci, fmt_num, h,
+    html_kv_table, html_table, is_num, load_results, markdown_table, md_escape, raw,
+    status_tag, table_to_html, table_to_latex, table_to_markdown, verdict_table,
+)
+
+RECONSTRUCTED_NOTE = (
+    "Claims tagged reconstructed state a theorem as it was derived here without "
+    "the paper's full text (from the abstract, the official code and the surrounding "
+    "literature); constants, schedules or the exact form may differ from the published "
+    "statement."
+)
+
+CSS = """
+:root { --fg:#1d1d1f; --muted:#5f6368; --line:#e3e3e3; --bg:#ffffff; --soft:#f6f7f9;
+  --holds:#0b6e4f; --holds-bg:#e1f3ea; --violated:#b3261e; --violated-bg:#fbe4e2;
+  --incon:#8a5a00; --incon-bg:#fff1d1; --recon:#5b3f99; --recon-bg:#efe8fb; }
+* { box-sizing: border-box; }
+body { margin:0; background:var(--bg); color:var(--fg);
+  font:15px/1.5 -apple-system, "Segoe UI", Roboto, "Helvetica Neue", Arial, sans-serif; }
+main { max-width:1040px; margin:0 auto; padding:28px 22px 60px; }
+h1 { font-size:26px; margin:0 0 4px; }
+h2 { font-size:20px; margin:38px 0 12px; padding-bottom:4px; border-bottom:1px solid var(--line); }
+h3 { font-size:17px; margin:0 0 8px; display:flex; flex-wrap:wrap; gap:8px; align-items:center; }
+code { font:13px/1.4 ui-monospace, SFMono-Regular, Menlo, Consolas, monospace; }
+a { color:#0b57d0; text-decoration:none; } a:hover { text-decoration:underline; }
+.sub { color:var(--muted); margin:0 0 16px; }
+.summary { display:flex; flex-wrap:wrap; gap:10px; margin:14px 0; }
+.summary .card { background:var(--soft); border:1px solid var(--line); border-radius:8px;
+  padding:8px 14px; min-width:120px; }
+.summary .card b { font-size:20px; display:block; }
+.note { background:var(--recon-bg); border-left:4px solid var(--recon); padding:10px 14px;
+  border-radius:4px; margin:14px 0; font-size:14px; }
+.warn { background:var(--incon-bg); border-left:4px solid var(--incon); padding:8px 14px;
+  border-radius:4px; margin:10px 0; font-size:14px; }
+nav ol { margin:4px 0; padding-left:22px; columns:2; font-size:14px; }
+table { border-collapse:collapse; width:100%; font-size:13.5px; margin:8px 0 14px; }
+th, td { border-bottom:1px solid var(--line); padding:6px 8px; text-align:left; vertical-align:top; }
+thead th { background:var(--soft); font-weight:600; position:sticky; top:0; }
+table.verdicts td:first-child { white-space:nowrap; }
+table.kv th { width:28%; font-weight:600; background:var(--soft); }
+table.kv td code { word-break:break-all; }
+.badge { display:inline-block; padding:1px 9px; border-radius:999px; font-size:12.5px;
+  font-weight:600; letter-spacing:.02em; white-space:nowrap; }
+.badge-holds { background:var(--holds-bg); color:var(--holds); border:1px solid var(--holds); }
+.badge-violated { background:var(--violated-bg); color:var(--violated); border:1px solid var(--violated); }
+.badge-inconclusive { background:var(--incon-bg); color:var(--incon); border:1px solid var(--incon); }
+.tag { display:inline-block; padding:0 7px; border-radius:4px; font-size:12px; white-space:nowrap; }
+.tag-reconstructed { background:var(--recon-bg); color:var(--recon); border:1px dashed var(--recon); }
+.tag-confirmed { background:var(--soft); color:var(--muted); border:1px solid var(--line); }
+.tag-control { background:#e8f0fe; color:#174ea6; border:1px solid #aecbfa; }
+.expected { font-size:12px; color:var(--muted); margin-top:3px; white-space:nowrap; }
+article.claim { border:1px solid var(--line); border-radius:10px; padding:16px 18px;
+  margin:18px 0; }
+dl.facts { display:grid; grid-template-columns:170px 1fr; gap:3px 14px; margin:8px 0 10px;
+  font-size:14px; }
+dl.facts dt { color:var(--muted); } dl.facts dd { margin:0; }
+.reason { background:var(--soft); border-radius:6px; padding:8px 12px; font-size:14px; }
+figure { margin:14px 0 6px; }
+figure img { max-width:100%; height:auto; display:block; }
+figcaption { color:var(--muted); font-size:13px; margin-top:4px; }
+footer { color:var(--muted); font-size:12.5px; margin-top:40px; }
+@media print { thead th { position:static; } article.claim { break-inside:avoid; } }
+"""
+
+
+def _png_size(path: Path) -> tuple[int, int] | None:
+    try:
+        with open(path, "rb") as fh:
+            head = fh.read(24)
+        if head[:8] != b"\x89PNG\r\n\x1a\n":
+            return None
+        w, hgt = struct.unpack(">II", head[16:24])
+        return int(w), int(hgt)
+    except OSError:
+        return None
+
+
+def _img_tag(png: Path, alt: str) -> str:
+    data = base64.b64encode(png.read_bytes()).decode("ascii")
+    size = _png_size(png)
+    width = ""
+    if size:
+        # 200-dpi PNG shown at ~110 CSS px per inch: 3.4 in -> 374 px, 7 in -> 770 px
+        width = f' width="{int(round(size[0] / 200 * 110))}"'
+    return f'<img src="data:image/png;base64,{data}" alt="{h(alt)}"{width}>'
+
+
+def _rel(path: Path, root: Path) -> str:
+    try:
+        return path.relative_to(root).as_posix()
+    except ValueError:
+        return path.as_posix()
+
+
+def _facts(v: dict) -> list[tuple[str, str]]:
+    """(label, value) pairs describing one claim verdict."""
+    est = fmt_ci(v.get("estimate"), v.get("ci_low"), v.get("ci_high"))
+    fit = v.get("fit") if isinstance(v.get("fit"), dict) else None
+    rows = [
+        ("Paper", v.get("paper")),
+        ("Theorem", v.get("theorem")),
+        ("Status", v.get("status")),
+        ("Algorithms", ", ".join(map(str, v.get("algorithms") or []))
+            if isinstance(v.get("algorithms"), (list, tuple)) else v.get("algorithms")),
+        ("Problem", v.get("problem")),
+        ("Measured quantity", v.get("metric")),
+        ("Main axis", v.get("x")),
+        ("Prediction", v.get("prediction")),
+        ("Predicted slope", fmt_num(v.get("predicted_slope")) if is_num(v.get("predicted_slope")) else None),
+        ("Measured", v.get("measured")),
+        ("Estimate [95% CI]", est or None),
+        ("Fit", (f"slope {fmt_ci(fit.get('slope'), fit.get('ci_low'), fit.get('ci_high'))}, "
+                 f"intercept {fmt_num(fit.get('intercept'))}") if fit else None),
+        ("Tolerance", fmt_num(v.get("tolerance")) if is_num(v.get("tolerance")) else None),
+        ("Bound margin", fmt_num(v.get("bound_margin")) if is_num(v.get("bound_margin")) else None),
+        ("Runs (diverged)", f"{v.get('n_runs', 'n/a')} ({v.get('n_diverged', 'n/a')})"),
+        ("Expected verdict", v.get("expected") or "holds"),
+    ]
+    return [(k, str(x)) for k, x in rows if x not in (None, "")]
+
+
+def _regime_rows(v: dict) -> list[dict]:
+    return [e for e in (v.get("regime_map") or []) if isinstance(e, dict)]
+
+
+def _figure_names(paths: list[Path]) -> list[tuple[Path | None, Path | None]]:
+    """Pair each figure's pdf and png: [(pdf, png), ...] in order."""
+    stems: dict[str, dict[str, Path]] = {}
+    for p in paths:
+        p = Path(p)
+        stems.setdefault(p.name[: -len(p.suffix)] if p.suffix else p.name, {})[p.suffix] = p
+    return [(d.get(".pdf"), d.get(".png")) for d in stems.values()]
+
+
+def _summary_counts(table: pd.DataFrame) -> dict[str, int]:
+    c = {k: int((table["verdict"] == k).sum()) for k in ("holds", "violated", "inconclusive")}
+    c["unexpected"] = int((~table["as_expected"] & (table["verdict"] != "inconclusive")).sum())
+    return c
+
+
+# ----------------------------------------------------------------------------
+# HTML
+# ----------------------------------------------------------------------------
+
+def render_html(directory: Path, verdicts: list[dict], table: pd.DataFrame, figures: dict,
+                fig_errors: dict, provenance: dict, slack: pd.DataFrame,
+                divs: pd.DataFrame) -> str:
+    counts = _summary_counts(table)
+    title = "samcheck verification report"
+    stamp = provenance.get("timestamp") if isinstance(provenance, dict) else None
+    sub = f"{len(table)} claims"
+    if stamp:
+        sub += f" &middot; results of {h(stamp)}"
+    if isinstance(provenance, dict) and provenance.get("git_revision"):
+        sub += f" &middot; revision <code>{h(provenance['git_revision'])}</code>"
+    parts = [
+        "<!DOCTYPE html>", '<html lang="en"><head><meta charset="utf-8">',
+        '<meta name="viewport" content="width=device-width, initial-scale=1">',
+        f"<title>{h(title)}</title><style>{CSS}</style></head><body><main>",
+        f"<h1>{h(title)}</h1>", f'<p class="sub">{sub}</p>',
+        '<div class="summary">',
+        f'<div class="card"><b>{counts["holds"]}</b>{badge("holds")}</div>',
+        f'<div class="card"><b>{counts["violated"]}</b>{badge("violated")}</div>',
+        f'<div class="card"><b>{counts["inconclusive"]}</b>{badge("inconclusive")}</div>',
+        f'<div class="card"><b>{counts["unexpected"]}</b>unexpected verdicts</div>',
+        "</div>",
+        f'<div class="note">{status_tag("reconstructed")} {h(RECONSTRUCTED_NOTE)}</div>',
+        "<nav><b>Contents</b><ol>",
+        '<li><a href="#verdicts">Verdict table</a></li>',
+        '<li><a href="#claims">Claims and figures</a></li>',
+        '<li><a href="#bounds">Bound margins</a></li>',
+        '<li><a href="#diverged">Diverged runs</a></li>',
+        '<li><a href="#provenance">Provenance</a></li>',
+        "</ol></nav>",
+        '<h2 id="verdicts">Verdict table</h2>',
+        table_to_html(table),
+        '<p class="sub">Negative controls are expected to come out <i>violated</i>; '
+        "<b>unexpected</b> marks a verdict that differs from the expected one.</p>",
+        '<h2 id="claims">Claims and figures</h2>',
+    ]
+    for v in verdicts:
+        claim = str(v.get("claim"))
+        verdict = str(v.get("verdict") or "inconclusive")
+        head = f"<code>{h(claim)}</code> {badge(verdict)} {status_tag(str(v.get('status') or 'confirmed'))}"
+        if (v.get("expected") or "holds") != "holds":
+            head += f' <span class="tag tag-control">negative control: expected {h(v.get("expected"))}</span>'
+        parts.append(f'<article class="claim" id="{anchor(claim)}"><h3>{head}</h3>')
+        parts.append('<dl class="facts">' + "".join(f"<dt>{h(k)}</dt><dd>{h(x)}</dd>"
+                                                   for k, x in _facts(v)) + "</dl>")
+        if v.get("reason"):
+            parts.append(f'<div class="reason"><b>Reason.</b> {h(v.get("reason"))}</div>')
+        rm = _regime_rows(v)
+        if rm:
+            parts.append("<h4>Per grid point</h4>")
+            parts.append(html_table(
+                [[raw(f"<code>{h(e.get('point'))}</code>"), raw(badge(str(e.get("verdict") or ""))),
+                  fmt_ci(e.get("estimate"), e.get("ci_low"), e.get("ci_high")) or "n/a",
+                  e.get("reason", "")] for e in rm],
+                ["point", "verdict", "estimate [95% CI]", "reason"]))
+        fpaths = figures.get(claim) or []
+        kind = figs.figure_kind(v)
+        for pdf, png in _figure_names(fpaths):
+            if png is None or not png.exists():
+                continue
+            cap = figs.CAPTIONS.get(kind, "")
+            link = f' <a href="{h(_rel(pdf, directory))}">PDF</a>' if pdf is not None else ""
+            parts.append(f"<figure>{_img_tag(png, f'{claim} figure')}"
+                         f"<figcaption>{h(cap)}{link}</figcaption></figure>")
+        if claim in fig_errors:
+            parts.append(f'<div class="warn">Figure failed: <code>{h(fig_errors[claim])}</code></div>')
+        elif not fpaths:
+            parts.append('<div class="warn">No figure: the results table holds no rows '
+                         f"of this claim's metric (<code>{h(v.get('metric'))}</code>).</div>")
+        parts.append("</article>")
+    # bound margins
+    parts.append('<h2 id="bounds">Bound margins</h2>')
+    brows = _bound_rows(verdicts, slack)
+    if brows:
+        parts.append(html_table(brows, BOUND_HEADERS))
+        parts.append('<p class="sub">Bound margin and tolerance as reported by the verdict '
+                     "(definitions in each claim file); max mean/bound and checkpoints above "
+                     "are recomputed from the results table (mean over non-diverged seeds "
+                     "against the explicit-bound rows).</p>")
+    else:
+        parts.append('<p class="sub">No claim reports a bound margin.</p>')
+    # diverged runs
+    parts.append('<h2 id="diverged">Diverged runs</h2>')
+    parts.append(html_table(_div_rows(verdicts, divs), DIV_HEADERS))
+    # provenance
+    parts.append('<h2 id="provenance">Provenance</h2>')
+    flat = flatten(provenance) if provenance else {}
+    parts.append(html_kv_table(flat) if flat else '<p class="sub">No provenance.json.</p>')
+    parts.append('<footer>Built by <code>reports.build_report</code> from results.parquet / '
+                 "results.csv, verdicts.json and provenance.json alone.</footer>")
+    parts.append("</main></body></html>")
+    return "\n".join(parts) + "\n"
+
+
+BOUND_HEADERS = ["claim", "verdict", "bound margin", "tolerance", "max mean/bound",
+                 "checkpoints above bound"]
+DIV_HEADERS = ["claim", "algorithm", "runs", "diverged", "fraction"]
+
+
+def _bound_rows(verdicts: list[dict], slack: pd.DataFrame) -> list[list]:
+    sl = {r["claim"]: r for _, r in slack.iterrows()} if len(slack) else {}
+    rows = []
+    for v in verdicts:
+        c = str(v.get("claim"))
+        if not is_num(v.get("bound_margin")) and c not in sl:
+            continue
+        s = sl.get(c)
+        rows.append([c, str(v.get("verdict") or ""),
+                     fmt_num(v.get("bound_margin")) if is_num(v.get("bound_margin")) else "n/a",
+                     fmt_num(v.get("tolerance")) if is_num(v.get("tolerance")) else "n/a",
+                     fmt_num(s["max_ratio"]) if s is not None else "n/a",
+                     f"{int(s['n_above'])}/{int(s['checkpoints'])}" if s is not None else "n/a"])
+    return rows
+
+
+def _div_rows(verdicts: list[dict], divs: pd.DataFrame) -> list[list]:
+    rows = []
+    for v in verdicts:
+        c = str(v.get("claim"))
+        sub = divs[divs["claim"] == c] if len(divs) else divs
+        if len(sub):
+            for _, r in sub.iterrows():
+                rows.append([c, str(r["algorithm"]), str(int(r["runs"])), str(int(r["diverged"])),
+                             f"{r['fraction']:.1%}"])
+        else:
+            n, k = v.get("n_runs"), v.get("n_diverged")
+            frac = f"{k / n:.1%}" if is_num(n) and is_num(k) and n else "n/a"
+            rows.append([c, "(verdict)", str(n if n is not None else "n/a"),
+                         str(k if k is not None else "n/a"), frac])
+    return rows
+
+
+# ----------------------------------------------------------------------------
+# Markdown
+# ----------------------------------------------------------------------------
+
+def render_markdown(directory: Path, verdicts: list[dict], table: pd.DataFrame, figures: dict,
+                    fig_errors: dict, provenance: dict, slack: pd.DataFrame,
+                    divs: pd.DataFrame) -> str:
+    counts = _summary_counts(table)
+    out = ["# samcheck verification report", ""]
+    meta = [f"{len(table)} claims"]
+    if provenance.get("timestamp"):
+        meta.append(f"results of {provenance['timestamp']}")
+    if provenance.get("git_revision"):
+        meta.append(f"revision `{provenance['git_revision']}`")
+    out += [" · ".join(meta), "",
+            f"**{counts['holds']} holds · {counts['violated']} violated · "
+            f"{counts['inconclusive']} inconclusive · {counts['unexpected']} unexpected**", "",
+            f"> (*) **reconstructed**: {RECONSTRUCTED_NOTE}", "",
+            "## Verdict table", "", table_to_markdown(table),
+            "Negative controls are expected to come out *violated*.", "",
+            "## Claims and figures", ""]
+    for v in verdicts:
+        claim = str(v.get("claim"))
+        tags = [f"**{v.get('verdict') or 'inconclusive'}**"]
+        if v.get("status") == "reconstructed":
+            tags.append("*reconstructed* (*)")
+        if (v.get("expected") or "holds") != "holds":
+            tags.append(f"negative control, expected {v.get('expected')}")
+        out += [f"### `{claim}` — " + " · ".join(tags), ""]
+        out += [f"- **{k}:** {md_escape(x)}" for k, x in _facts(v)]
+        out.append("")
+        if v.get("reason"):
+            out += [f"**Reason.** {md_escape(v.get('reason'))}", ""]
+        rm = _regime_rows(v)
+        if rm:
+            out += ["Per grid point:", "", markdown_table(
+                [[f"`{e.get('point')}`", e.get("verdict", ""),
+                  fmt_ci(e.get("estimate"), e.get("ci_low"), e.get("ci_high")) or "n/a",
+                  e.get("reason", "")] for e in rm],
+                ["point", "verdict", "estimate [95% CI]", "reason"])]
+        fpaths = figures.get(claim) or []
+        cap = figs.CAPTIONS.get(figs.figure_kind(v), "")
+        for pdf, png in _figure_names(fpaths):
+            if png is not None:
+                out.append(f"![{claim}]({_rel(png, directory)})")
+                out.append("")
+                out.append(f"*{cap}*" + (f" [PDF]({_rel(pdf, directory)})" if pdf else ""))
+                out.append("")
+        if claim in fig_errors:
+            out += [f"> Figure failed: `{fig_errors[claim]}`", ""]
+        elif not fpaths:
+            out += [f"> No figure: no rows of metric `{v.get('metric')}` in the results.", ""]
+    out += ["## Bound margins", ""]
+    brows = _bound_rows(verdicts, slack)
+    out += [markdown_table(brows, BOUND_HEADERS) if brows else "No claim reports a bound margin.",
+            ""]
+    out += ["## Diverged runs", "", markdown_table(_div_rows(verdicts, divs), DIV_HEADERS), ""]
+    out += ["## Provenance", ""]
+    flat = flatten(provenance) if provenance else {}
+    out += [markdown_table([[k, f"`{x}`" if x else ""] for k, x in flat.items()], ["key", "value"])
+            if flat else "No provenance.json.", ""]
+    return "\n".join(out)
+
+
+# ----------------------------------------------------------------------------
+# entry point
+# ----------------------------------------------------------------------------
+
+def build_report(directory, style: str = "default", strict: bool = False) -> dict:
+    """Build figures and report pages of a results directory.
+
+    Returns ``{"html": Path, "markdown": Path, "latex": Path, "table_csv": Path,
+    "figures": {claim: [Path, ...]}, "errors": {claim: message}}``.  With
+    ``strict`` a failing figure raises instead of being noted in the page.
+    """
+    directory = Path(directory)
+    df, verdicts, provenance = load_results(directory)
+    fig_dir = directory / "figures"
+    errors: dict[str, str] = {}
+    with style_context(style):
+        figures = figs.make_figures(df, verdicts, fig_dir, strict=strict, errors=errors)
+    table = verdict_table(verdicts)
+    slack = bound_slack(df, verdicts)
+    divs = diverged_counts(df)
+    args = (directory, verdicts, table, figures, errors, provenance, slack, divs)
+    paths = {
+        "html": directory / "report.html",
+        "markdown": directory / "report.md",
+        "latex": directory / "verdicts.tex",
+        "table_csv": directory / "verdict_table.csv",
+    }
+    paths["html"].write_text(render_html(*args), encoding="utf-8")
+    paths["markdown"].write_text(render_markdown(*args), encoding="utf-8")
+    paths["latex"].write_text(table_to_latex(table), encoding="utf-8")
+    table.to_csv(paths["table_csv"], index=False)
+    return {**paths, "figures": figures, "errors": errors}

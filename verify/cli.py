@@ -1,0 +1,167 @@
+"""python -m verify: list | rates | report | check."""
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+from pathlib import Path
+
+import pandas as pd
+import torch
+
+from .claim import Context
+from .registry import all_claims, claims_for
+from .results import provenance, write_results
+
+
+class UsageError(Exception):
+    """Bad input: printed as one line on stderr, exit code 2."""
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="python -m verify", description="Check SAM convergence theorems numerically.")
+    sub = p.add_subparsers(dest="cmd", required=True)
+    sub.add_parser("list", help="claims, algorithms and problems with their status")
+    r = sub.add_parser("rates", help="run claims and print verdicts")
+    r.add_argument("--algo", help="only claims involving this algorithm (default: every claim)")
+    r.add_argument("--claim", help="only this claim id")
+    g = r.add_mutually_exclusive_group()
+    g.add_argument("--quick", action="store_true", help="the quick grid (default)")
+    g.add_argument("--full", action="store_true", help="the full grid (paper figures, minutes)")
+    r.add_argument("--seeds", type=int, default=8, help="repetitions per grid point (>= 2, default 8)")
+    r.add_argument("--seed", type=int, default=0, help="global seed (default 0)")
+    r.add_argument("--device", default="cpu", help="cpu or cuda (default cpu)")
+    r.add_argument("--dtype", default="float64", choices=["float64", "float32"])
+    r.add_argument("--out", help="output directory (default results/<timestamp>/)")
+    r.add_argument("--max-memory", type=float, default=2e9, help="bytes per engine batch (default 2e9)")
+    r.add_argument("--strict", action="store_true", help="exit 1 when a verdict differs from the expected one")
+    r.add_argument("--no-report", action="store_true", help="skip figures and the report page")
+    rp = sub.add_parser("report", help="rebuild figures and the report page from a results directory")
+    rp.add_argument("dir")
+    rp.add_argument("--style", default="default", choices=["default", "paper"])
+    return p
+
+
+def _check_out(out: str | None) -> Path:
+    path = Path(out) if out else Path("results") / time.strftime("%Y%m%d-%H%M%S")
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise UsageError(f"--out {path}: cannot create the directory ({e.strerror})") from None
+    if not os.access(path, os.W_OK):
+        raise UsageError(f"--out {path}: the directory is not writable")
+    return path
+
+
+def _context(args) -> Context:
+    if args.seeds < 2:
+        raise UsageError(f"--seeds {args.seeds}: at least 2 seeds are needed for confidence intervals")
+    if args.device not in ("cpu", "cuda") and not args.device.startswith("cuda:"):
+        raise UsageError(f"--device {args.device}: must be cpu or cuda")
+    if args.device.startswith("cuda") and not torch.cuda.is_available():
+        raise UsageError(f"--device {args.device}: CUDA is not available on this machine (torch.cuda.is_available() is False)")
+    if args.max_memory <= 0:
+        raise UsageError(f"--max-memory {args.max_memory}: must be > 0 bytes")
+    dtype = torch.float64 if args.dtype == "float64" else torch.float32
+    return Context(quick=not args.full, seeds=args.seeds, device=args.device, dtype=dtype, seed=args.seed,
+                   max_memory=args.max_memory, progress=sys.stderr.isatty())
+
+
+def _fmt(v, digits=3) -> str:
+    return "" if v is None or v != v else f"{v:.{digits}g}"
+
+
+def verdict_table(verdicts: list[dict]) -> str:
+    """The printed verdict table: claim, prediction, measured with CI, verdict, reason."""
+    lines = []
+    for v in verdicts:
+        flag = "" if v["verdict"] == v["expected"] or v["verdict"] == "inconclusive" else "  (expected " + v["expected"] + ")"
+        lines.append(f"{v['claim']}  [{v['status']}]  -> {v['verdict'].upper()}{flag}")
+        lines.append(f"    prediction: {v['prediction']}")
+        lines.append(f"    measured:   {v['measured']}")
+        lines.append(f"    reason:     {v['reason']}")
+        lines.append(f"    runs: {v['n_runs']}, diverged: {v['n_diverged']}")
+    return "\n".join(lines)
+
+
+def cmd_list() -> int:
+    from optim import ALGORITHMS
+    from problems import PROBLEMS
+    print("claims:")
+    for c in all_claims().values():
+        print(f"  {c.id:32s} {c.status:13s} expected {c.expected:9s} algorithms: {', '.join(c.algorithms)}")
+    print("algorithms:")
+    for a in sorted(ALGORITHMS.values(), key=lambda a: a.name):
+        print(f"  {a.name:14s} {a.status:13s} {a.title}")
+    print("problems:")
+    print("  " + ", ".join(PROBLEMS))
+    return 0
+
+
+def run_claims(claims, ctx: Context) -> tuple[pd.DataFrame, list[dict]]:
+    """Run each claim's sweep and judge it; returns all rows and the verdicts."""
+    from tqdm import tqdm
+    frames, verdicts = [], []
+    for claim in tqdm(claims, desc="claims", disable=not ctx.progress, leave=False):
+        rows = claim.run(ctx)
+        frames.append(rows)
+        verdicts.append(claim.verdict(rows))
+    return pd.concat(frames, ignore_index=True), verdicts
+
+
+def cmd_rates(args, argv) -> int:
+    from optim import get
+    started = time.time()
+    ctx = _context(args)
+    if args.algo is not None:
+        try:
+            get(args.algo)
+        except ValueError as e:
+            raise UsageError(str(e)) from None
+    try:
+        claims = claims_for(args.algo, args.claim)
+    except ValueError as e:
+        raise UsageError(str(e)) from None
+    if not claims:
+        print(f"algorithm {args.algo!r} has no claim in the registry: nothing to verify "
+              f"(claims exist for {', '.join(sorted({a for c in all_claims().values() for a in c.algorithms}))})")
+        return 0
+    out = _check_out(args.out)
+    rows, verdicts = run_claims(claims, ctx)
+    prov = provenance(ctx, ["python -m verify", *argv], started, [c.id for c in claims])
+    paths = write_results(out, rows, verdicts, prov)
+    print(verdict_table(verdicts))
+    print(f"\nresults: {paths['results']}\nverdicts: {paths['verdicts']}\nprovenance: {paths['provenance']}")
+    if not args.no_report:
+        from reports import build_report
+        written = build_report(out)
+        print(f"report: {written.get('html', out / 'report.html')}")
+    if args.strict and any(v["verdict"] != v["expected"] for v in verdicts):
+        return 1
+    return 0
+
+
+def cmd_report(args) -> int:
+    d = Path(args.dir)
+    if not d.is_dir():
+        raise UsageError(f"report {d}: no such directory")
+    from reports import build_report
+    written = build_report(d, style=args.style)
+    for k, v in written.items():
+        print(f"{k}: {v}")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    args = _parser().parse_args(argv)
+    try:
+        if args.cmd == "list":
+            return cmd_list()
+        if args.cmd == "rates":
+            return cmd_rates(args, argv)
+        return cmd_report(args)
+    except UsageError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2

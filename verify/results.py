@@ -1,0 +1,116 @@
+"""Results files: the tidy long table, the verdicts and the provenance of one invocation.
+
+DIR/results.parquet (results.csv without pyarrow): one row per (run, checkpoint, metric) with
+COLUMNS; theory rows (bounds, floors) have seed = -1. DIR/verdicts.json: {"claims": [verdict, ...]}.
+DIR/provenance.json: versions, device, dtype, git revision, command line, seeds, wall time.
+Everything downstream (reports, the CI gate) reads these files only.
+"""
+from __future__ import annotations
+
+import json
+import os
+import platform
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+COLUMNS = ["claim", "algorithm", "problem", "sampler", "point", "params", "seed", "T", "b", "t", "metric",
+           "value", "diverged"]
+
+
+def trace_rows(trace, meta: pd.DataFrame) -> pd.DataFrame:
+    """Tidy rows of a Trace: every checkpoint t <= T_r of every run and metric, plus each run's final
+    values at t = T_r (which replace a checkpoint at the same t). ``meta`` has one row per run."""
+    R = len(meta)
+    frames = []
+    for name, vals in trace.metrics.items():
+        tt = np.repeat(trace.t, R)
+        rr = np.tile(np.arange(R), len(trace.t))
+        keep = tt < trace.T[rr]
+        frames.append(pd.DataFrame({"run": rr[keep], "t": tt[keep], "metric": name, "value": vals.reshape(-1)[keep]}))
+    for name, vals in trace.final.items():
+        frames.append(pd.DataFrame({"run": np.arange(R), "t": trace.T, "metric": name, "value": vals}))
+    long = pd.concat(frames, ignore_index=True)
+    long["diverged"] = trace.diverged[long["run"].to_numpy()]
+    out = meta.iloc[long["run"].to_numpy()].reset_index(drop=True)
+    out["t"] = long["t"].to_numpy()
+    out["metric"] = long["metric"].to_numpy()
+    out["value"] = long["value"].to_numpy()
+    out["diverged"] = long["diverged"].to_numpy()
+    return out[COLUMNS]
+
+
+def write_results(out_dir: Path, rows: pd.DataFrame, verdicts: list[dict], provenance: dict) -> dict[str, Path]:
+    """Write the three files; parquet when pyarrow imports, CSV otherwise."""
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    rows = rows[COLUMNS].reset_index(drop=True)
+    try:
+        import pyarrow  # noqa: F401
+        table = out_dir / "results.parquet"
+        rows.to_parquet(table, index=False)
+    except ImportError:
+        table = out_dir / "results.csv"
+        rows.to_csv(table, index=False)
+    vpath = out_dir / "verdicts.json"
+    vpath.write_text(json.dumps({"claims": verdicts}, indent=1, default=_json_default))
+    ppath = out_dir / "provenance.json"
+    ppath.write_text(json.dumps(provenance, indent=1, default=_json_default))
+    return {"results": table, "verdicts": vpath, "provenance": ppath}
+
+
+def read_rows(out_dir: Path) -> pd.DataFrame:
+    """The results table of DIR (parquet or CSV)."""
+    out_dir = Path(out_dir)
+    if (out_dir / "results.parquet").exists():
+        return pd.read_parquet(out_dir / "results.parquet")
+    if (out_dir / "results.csv").exists():
+        return pd.read_csv(out_dir / "results.csv")
+    raise FileNotFoundError(f"no results.parquet or results.csv in {out_dir}")
+
+
+def _json_default(o):
+    if isinstance(o, (np.floating, np.integer, np.bool_)):
+        return o.item()
+    if isinstance(o, np.ndarray):
+        return o.tolist()
+    return str(o)
+
+
+def git_revision() -> str:
+    """The git revision of the package's checkout (with -dirty), or 'unknown'."""
+    root = Path(__file__).resolve().parent.parent
+    try:
+        rev = subprocess.run(["git", "rev-parse", "HEAD"], cwd=root, capture_output=True, text=True, timeout=5)
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=root,
+                               capture_output=True, text=True, timeout=5)
+        if rev.returncode != 0:
+            return "unknown"
+        return rev.stdout.strip() + ("-dirty" if dirty.stdout.strip() else "")
+    except (OSError, subprocess.SubprocessError):
+        return "unknown"
+
+
+def provenance(ctx, argv: list[str], started: float, claims: list[str]) -> dict:
+    """Versions, device, dtype, git revision, command line, seeds and wall time of this invocation."""
+    import matplotlib
+    import scipy
+    import sympy
+    import torch
+
+    from . import __version__
+    device = ctx.device
+    name = torch.cuda.get_device_name(0) if device.startswith("cuda") else (platform.processor() or platform.machine())
+    return {"samcheck": __version__, "python": sys.version.split()[0], "numpy": np.__version__,
+            "scipy": scipy.__version__, "sympy": sympy.__version__, "torch": torch.__version__,
+            "cuda": torch.version.cuda, "pandas": pd.__version__, "matplotlib": matplotlib.__version__,
+            "platform": platform.platform(), "device": device, "device_name": name,
+            "torch_threads": torch.get_num_threads(), "dtype": str(ctx.dtype).replace("torch.", ""),
+            "git_revision": git_revision(), "command": " ".join(argv), "global_seed": ctx.seed,
+            "seeds_per_point": ctx.seeds, "grid": "quick" if ctx.quick else "full", "claims": claims,
+            "wall_time_s": round(time.time() - started, 3),
+            "timestamp": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "cwd": os.getcwd()}

@@ -1,0 +1,101 @@
+"""Sweeps: a claim's grid points x seeds stacked along the run axis of as few engine calls as fit.
+
+Runs of the same seed index share their random samples (common random numbers across the grid),
+and a grid split into chunks to fit the memory budget draws exactly the same samples, because every
+chunk draws one row per seed from a generator seeded by (claim, problem, algorithm, label).
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import Optional
+
+import numpy as np
+import pandas as pd
+
+from optim.batched import run as engine_run
+from optim.schedules import Schedule
+
+from .claim import Context
+from .results import trace_rows
+
+
+@dataclass
+class Point:
+    """One grid point: a label, the hyperparameters (scalars or Schedules), horizon T, batch size b."""
+
+    label: str
+    hp: dict
+    T: int
+    b: int = 1
+    info: dict = field(default_factory=dict)
+
+
+def _stack(points: list[Point], seeds: int) -> dict:
+    """Per-run hyperparameters for points x seeds: arrays of length len(points) * seeds."""
+    hp = {}
+    keys = points[0].hp.keys()
+    for k in keys:
+        vals = [p.hp[k] for p in points]
+        first = vals[0]
+        if isinstance(first, Schedule):
+            c = np.repeat([float(v.c) for v in vals], seeds)
+            hp[k] = Schedule(first.kind, c, first.mu)
+        elif isinstance(first, (str, bool)) or first is None:
+            if any(v != first for v in vals):
+                raise ValueError(f"option {k} differs between grid points of one batch")
+            hp[k] = first
+        else:
+            hp[k] = np.repeat(np.asarray(vals, dtype=np.float64), seeds)
+    return hp
+
+
+def bytes_per_run(d: int, T_max: int, n_ckpt: int = 24, itemsize: int = 8) -> float:
+    """A generous estimate of engine memory per run: ~16 (R, d) tensors alive during a step."""
+    return itemsize * (16 * d + 40 * n_ckpt)
+
+
+def run_points(ctx: Context, claim: str, algorithm: str, problem, sampler, points: list[Point], *,
+               problem_name: str, sampler_name: Optional[str] = None, x0=None, val_sampler=None,
+               checkpoints=None, label: str = "") -> pd.DataFrame:
+    """Run every point with ctx.seeds repetitions and return the tidy rows (results.COLUMNS)."""
+    K = ctx.seeds
+    per_chunk = max(1, int(ctx.max_memory // (bytes_per_run(problem.d, max(p.T for p in points)) * K)))
+    seed = ctx.derive_seed(claim, problem_name, algorithm, label)
+    frames = []
+    for start in range(0, len(points), per_chunk):
+        chunk = points[start:start + per_chunk]
+        hp = _stack(chunk, K)
+        T = np.repeat([p.T for p in chunk], K)
+        groups = np.tile(np.arange(K), len(chunk))
+        trace = engine_run(algorithm, problem, sampler, hp, T=T, R=len(T), x0=x0, seed=seed, device=ctx.device,
+                           dtype=ctx.dtype, checkpoints=checkpoints, val_sampler=val_sampler, groups=groups)
+        meta = pd.DataFrame({
+            "claim": claim, "algorithm": algorithm, "problem": problem_name,
+            "sampler": sampler_name or sampler.name,
+            "point": np.repeat([p.label for p in chunk], K),
+            "params": np.repeat([json.dumps({**_plain(p.hp), "b": p.b, **p.info}, sort_keys=True) for p in chunk], K),
+            "seed": groups, "T": T, "b": np.repeat([p.b for p in chunk], K)})
+        frames.append(trace_rows(trace, meta))
+    return pd.concat(frames, ignore_index=True)
+
+
+def _plain(hp: dict) -> dict:
+    out = {}
+    for k, v in hp.items():
+        if isinstance(v, Schedule):
+            out[k] = {"schedule": v.kind, "c": float(np.asarray(v.c)), **({"mu": v.mu} if v.mu else {})}
+        elif isinstance(v, (np.floating, np.integer)):
+            out[k] = v.item()
+        else:
+            out[k] = v
+    return out
+
+
+def theory_rows(claim: str, algorithm: str, problem: str, sampler: str, point: str, T: int, b: int,
+                t, metric: str, values) -> pd.DataFrame:
+    """Rows of a theoretical curve (seed = -1): a bound at checkpoints t, or a constant floor."""
+    t = np.atleast_1d(t)
+    return pd.DataFrame({"claim": claim, "algorithm": algorithm, "problem": problem, "sampler": sampler,
+                         "point": point, "params": "{}", "seed": -1, "T": T, "b": b, "t": t, "metric": metric,
+                         "value": np.broadcast_to(np.asarray(values, dtype=float), t.shape), "diverged": False})
