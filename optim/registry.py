@@ -37,7 +37,7 @@ class Param:
         if self.kind == "bool":
             return "True or False"
         lo = "(" if self.lo_open else "["
-        hi = ")" if self.hi_open else "]"
+        hi = ")" if self.hi_open or self.hi == np.inf else "]"
         rng = f"in {lo}{self.lo:g}, {self.hi:g}{hi}"
         return rng + (" (a constant, an array of length R, or a Schedule)" if self.schedulable else "")
 

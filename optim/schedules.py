@@ -19,7 +19,7 @@ KINDS = ("constant", "inv_sqrt_t", "inv_t", "unified_gamma", "unified_rho", "lam
 class Schedule:
     """value_t for base value c:
 
-    - ``constant``: c;  ``inv_sqrt_t``: c / sqrt(t+1);  ``inv_t``: c / (t+1);
+    - ``constant``: c;  ``inv_sqrt_t``: c / sqrt(t+t0);  ``inv_t``: c / (t+t0) (t0 = 1 by default);
     - ``unified_gamma``: min(c, (2t+1) / ((t+1)^2 mu)) (Unified SAM Thm 3.5, needs ``mu``);
     - ``unified_rho``: min(c, 1 / (2t+1));
     - ``lambda_inv_t``: 1/(t+1) ("1/t" with t counted from 1); ``lambda_one_minus_inv_t``: 1 - 1/(t+1).
@@ -29,12 +29,15 @@ class Schedule:
     kind: str
     c: float | np.ndarray = 1.0
     mu: Optional[float] = None
+    t0: float = 1.0
 
     def __post_init__(self):
         if self.kind not in KINDS:
             raise ValueError(f"unknown schedule {self.kind!r}: choose from {', '.join(KINDS)}")
         if self.kind == "unified_gamma" and not (self.mu is not None and self.mu > 0):
             raise ValueError(f"schedule unified_gamma needs mu > 0, got mu={self.mu!r}")
+        if not self.t0 > 0:
+            raise ValueError(f"t0={self.t0!r} is not allowed: the schedule offset must be > 0")
 
     def factor(self, t: int) -> float:
         """The scalar part of the schedule at step t (multiplier or cap)."""
@@ -42,9 +45,9 @@ class Schedule:
         if k == "constant":
             return 1.0
         if k == "inv_sqrt_t":
-            return 1.0 / math.sqrt(t + 1)
+            return 1.0 / math.sqrt(t + self.t0)
         if k == "inv_t":
-            return 1.0 / (t + 1)
+            return 1.0 / (t + self.t0)
         if k == "unified_gamma":
             return (2 * t + 1) / ((t + 1) ** 2 * self.mu)
         if k == "unified_rho":

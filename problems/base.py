@@ -85,7 +85,10 @@ class Problem:
     def _f_idx(self, x, idx, w):
         raise ValueError(f"{self.name} is not a finite sum: index samples are not allowed")
 
-    _grad_idx = _hvp_idx = _f_idx
+    _grad_idx = _f_idx
+
+    def _hvp_idx(self, x, v, idx, w):
+        return self._f_idx(x, idx, w)
 
     def dist_sq(self, x: Array) -> Array:
         """||x - x*||^2, NaN where x* is unknown."""

@@ -40,7 +40,7 @@ def _stack(points: list[Point], seeds: int) -> dict:
         first = vals[0]
         if isinstance(first, Schedule):
             c = np.repeat([float(v.c) for v in vals], seeds)
-            hp[k] = Schedule(first.kind, c, first.mu)
+            hp[k] = Schedule(first.kind, c, first.mu, first.t0)
         elif isinstance(first, (str, bool)) or first is None:
             if any(v != first for v in vals):
                 raise ValueError(f"option {k} differs between grid points of one batch")
@@ -84,7 +84,7 @@ def _plain(hp: dict) -> dict:
     out = {}
     for k, v in hp.items():
         if isinstance(v, Schedule):
-            out[k] = {"schedule": v.kind, "c": float(np.asarray(v.c)), **({"mu": v.mu} if v.mu else {})}
+            out[k] = {"schedule": v.kind, "c": float(np.asarray(v.c)), "t0": v.t0, **({"mu": v.mu} if v.mu else {})}
         elif isinstance(v, (np.floating, np.integer)):
             out[k] = v.item()
         else:

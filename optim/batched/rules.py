@@ -64,7 +64,7 @@ def _to_tensor(v, R: int, like: torch.Tensor):
     """Constants become (R, 1) tensors; a Schedule keeps its kind with c as an (R, 1) tensor."""
     if isinstance(v, Schedule):
         c = torch.as_tensor(v.values, dtype=like.dtype, device=like.device).reshape(-1, 1).expand(R, 1)
-        return Schedule(v.kind, c, v.mu)
+        return Schedule(v.kind, c, v.mu, v.t0)
     t = torch.as_tensor(v, dtype=like.dtype, device=like.device).reshape(-1, 1)
     return t.expand(R, 1).contiguous()
 

@@ -86,7 +86,7 @@ def run(problem, samples, x0, T, *, direction, lr, rho, beta, hessian, rho_const
             if rho_constraint == "softplus":
                 theta = np.log(np.expm1(rho))  # keep rho_{t+1} = softplus(theta_{t+1}) under the cap
         if order == "upper_first":
-            w, g, x_next = _lower_step(problem, x, n, rho, eta, S[t])  # upper_first: the real lower step with rho_{t+1}
+            _, _, x_next = _lower_step(problem, x, n, rho, eta, S[t])  # upper_first: real lower step with rho_{t+1}
         x = x_next
         xs.append(x)
         rhos.append(float(rho))

@@ -18,6 +18,6 @@ def run(problem, samples, x0, T, *, lr, rho, same_sample, norm_eps):
     for t in range(T):
         s = problem.stoch_grad(x, S[t])  # ALGORITHMS.md SAM: s = grad_S(x_t)
         e = value_at(rho, t) * normalize(s, norm_eps)  # ALGORITHMS.md SAM: e = rho_t s/||s|| (0 when s = 0)
-        x = x - value_at(lr, t) * problem.stoch_grad(x + e, S_descent[t])  # SAM: x_{t+1} = x_t - gamma_t grad_S(x_t + e)
+        x = x - value_at(lr, t) * problem.stoch_grad(x + e, S_descent[t])  # x_{t+1} = x_t - gamma_t grad_S(x_t + e)
         xs.append(x)
     return {"x": np.stack(xs)}
