@@ -30,7 +30,7 @@ import numpy as np
 import pandas as pd
 from matplotlib.lines import Line2D
 from matplotlib.colors import LogNorm, Normalize
-from matplotlib.patches import Patch
+from matplotlib.ticker import NullLocator
 
 from . import style as st
 from .style import txt
@@ -337,9 +337,9 @@ def fmt(v, digits: int = 3) -> str:
 def slope_text(slope, lo=None, hi=None, local: bool = False) -> str:
     if _num(slope) is None:
         return "slope n/a"
-    s = f"slope {fmt(slope)}"
+    s = f"slope {_num(slope):.2f}"
     if _num(lo) is not None and _num(hi) is not None:
-        s += f" [{fmt(lo)}, {fmt(hi)}]"
+        s += f" [{_num(lo):.2f}, {_num(hi):.2f}]"
     if local:
         s += " (local fit)"
     return s
@@ -387,8 +387,34 @@ def fit_curve(fit: dict, xs: np.ndarray, ymean: np.ndarray) -> np.ndarray | None
 def set_log(ax, x: bool = True, y: bool = True):
     if x:
         ax.set_xscale("log", nonpositive="mask")
+        st.log_axis(ax.xaxis)
     if y:
         ax.set_yscale("log", nonpositive="mask")
+        st.log_axis(ax.yaxis)
+
+
+def pretty_label(s) -> str:
+    """Sampler/problem names for legends: underscores become spaces."""
+    return txt(str(s).replace("_", " "))
+
+
+def blank_handle() -> Line2D:
+    return Line2D([], [], ls="none", label=" ")
+
+
+def two_row_legend(fig, row1: list, row2: list, loc: str = "outside upper center"):
+    """A figure legend whose first row holds ``row1`` and second row ``row2``
+    (matplotlib fills legends column by column, so the two are interleaved)."""
+    k = max(len(row1), len(row2))
+    if k == 0:
+        return
+    if k > 8:
+        fig.legend(handles=row1 + row2, loc=loc, ncols=5)
+        return
+    r1 = row1 + [blank_handle() for _ in range(k - len(row1))]
+    r2 = row2 + [blank_handle() for _ in range(k - len(row2))]
+    handles = [h_ for pair in zip(r1, r2) for h_ in pair]
+    fig.legend(handles=handles, loc=loc, ncols=k)
 
 
 def color_for(i: int) -> str:
@@ -538,11 +564,32 @@ def _x_frame(frame: pd.DataFrame, x: str) -> tuple[pd.DataFrame, str]:
     return f, "_x"
 
 
-def _draw_rate_axes(ax, meas, th, metric, verdict, series, x, vary, single_fit):
+def predicted_line(ax, xs, ys, slope: float, at_end: bool = False):
+    """Dashed line of the predicted slope through the first data point (or the
+    last one, over the second half of the x range, for trajectories whose start
+    is a transient)."""
+    xs, ys = np.asarray(xs, float), np.asarray(ys, float)
+    m = np.isfinite(xs) & np.isfinite(ys) & (xs > 0) & (ys > 0)
+    if m.sum() < 2:
+        return None
+    xs, ys = xs[m], ys[m]
+    if at_end:
+        x1, y1 = xs[-1], ys[-1]
+        x0 = math.sqrt(xs[0] * xs[-1]) if xs[0] > 0 else xs[len(xs) // 2]
+        xx = np.array([x0, x1])
+        yy = y1 * (xx / x1) ** slope
+    else:
+        xx = np.array([xs[0], xs[-1]])
+        yy = ys[0] * (xx / xs[0]) ** slope
+    return ax.plot(xx, yy, color=st.THEORY_COLOR, ls="--", lw=1.0, zorder=4)[0]
+
+
+def _draw_rate_axes(ax, th, metric, verdict, series, x, vary, single_fit, many):
     """Draw series on one axes; return legend handles."""
     handles = []
     ps = _num(verdict.get("predicted_slope"))
-    first_anchor = None
+    first = None
+    any_fit = False
     for i, (key, sf) in enumerate(series):
         color = color_for(i)
         f, xcol = _x_frame(sf, x)
@@ -552,37 +599,37 @@ def _draw_rate_axes(ax, meas, th, metric, verdict, series, x, vary, single_fit):
         plot_seed_lines(ax, f, xcol, color)
         a = seed_stats(f, [xcol])
         base = series_label(key, vary) or txt(algo_name(key.get("algorithm", "")))
-        # slope: verdict fit (single series), regime map entry, else local fit
+        # slope: verdict fit (single series), regime-map entry, else a local fit
+        # (trajectories against t are only annotated with the verdict's fit)
         fit_txt, curve = None, None
-        if x != "t" and len(a) >= 2:
+        if len(a) >= 2:
             xs = a[xcol].to_numpy(float)
             ym = a["mean"].to_numpy(float)
             entry = regime_entry(verdict, key.get("point", ""))
-            if single_fit and verdict.get("fit"):
+            if single_fit and isinstance(verdict.get("fit"), dict):
                 fit = verdict["fit"]
                 fit_txt = slope_text(fit.get("slope"), fit.get("ci_low"), fit.get("ci_high"))
                 curve = fit_curve(fit, xs, ym)
             elif entry is not None and _num(entry.get("estimate")) is not None:
                 fit_txt = slope_text(entry.get("estimate"), entry.get("ci_low"), entry.get("ci_high"))
                 curve = fit_curve({"slope": entry.get("estimate")}, xs, ym)
-            else:
+            elif x != "t":
                 s, lo, hi = bootstrap_slope(f, xcol)
                 if _num(s) is not None:
                     fit_txt = slope_text(s, lo, hi, local=True)
                     curve = fit_curve({"slope": s}, xs, ym)
             if curve is not None:
+                any_fit = True
                 ax.plot(xs, curve, color=color, lw=0.9, ls=(0, (1, 1)), zorder=4)
         label = base if not fit_txt else (f"{base}: {fit_txt}" if base else fit_txt)
-        ln = plot_mean_band(ax, a, xcol, color, label=label or None)
+        ln = plot_mean_band(ax, a, xcol, color, label=label or None,
+                            marker=None if (x == "t" and len(a) > 12) else "o")
         if ln is not None:
             handles.append(ln)
-            valid = a[np.isfinite(a["mean"]) & (a["mean"] > 0)]
-            if first_anchor is None and not valid.empty:
-                first_anchor = (float(valid[xcol].iloc[0]), float(valid["mean"].iloc[0]),
-                                float(a[xcol].max()))
-        # theory rows of this series
-        tkeys = ["point", "algorithm", "problem", "sampler", "b", "T"] if x == "t" else \
-                ["point", "algorithm", "problem", "sampler", "b"]
+            if first is None:
+                first = a
+        # theory rows of this series: bound dashed, floor dotted
+        tkeys = ["point", "algorithm", "problem", "sampler", "b"] + (["T"] if x == "t" else [])
         for tm, tls in (("bound", "--"), ("floor", ":")):
             tt = theory_for(th, tm, key, tkeys)
             if tt.empty:
@@ -591,28 +638,24 @@ def _draw_rate_axes(ax, meas, th, metric, verdict, series, x, vary, single_fit):
             ts = theory_stats(tf, txcol)
             if ts.empty:
                 continue
-            lbl = None
-            if i == 0 or len(series) == 1:
-                lbl = "explicit bound" if tm == "bound" else "predicted floor"
-            if len(series) > 1:
-                lbl = None
-            ax.plot(ts[txcol], ts["value"], color=color if len(series) > 1 else st.THEORY_COLOR,
-                    ls=tls, lw=1.0, zorder=2, label=lbl)
-    # legend entries for theory lines when several series share colours
-    if not th.empty:
-        present = set(th["metric"])
-        col = st.THEORY_COLOR if len(series) == 1 else st.GREY
-        if "bound" in present:
-            handles.append(Line2D([], [], color=col, ls="--", lw=1.0, label="explicit bound"))
-        if "floor" in present:
-            handles.append(Line2D([], [], color=col, ls=":", lw=1.0, label="predicted floor"))
-    if ps is not None and first_anchor is not None and x != "t":
-        x0, y0, x1 = first_anchor
-        xs = np.array([x0, x1])
-        ax.plot(xs, y0 * (xs / x0) ** ps, color=st.THEORY_COLOR, ls="--", lw=1.0, zorder=4)
-        handles.append(Line2D([], [], color=st.THEORY_COLOR, ls="--", lw=1.0,
-                              label=f"predicted slope {ps:g}"))
-    if any(h.get_label().endswith("(local fit)") or "slope" in h.get_label() for h in handles):
+            c = color if many else st.THEORY_COLOR
+            if len(ts) == 1:
+                ax.axhline(ts["value"].iloc[0], color=c, ls=tls, lw=1.0, zorder=2)
+            else:
+                ax.plot(ts[txcol], ts["value"], color=c, ls=tls, lw=1.0, zorder=2)
+    col = st.GREY if many else st.THEORY_COLOR
+    present = set(th["metric"]) if not th.empty else set()
+    if "bound" in present:
+        handles.append(Line2D([], [], color=col, ls="--", lw=1.0, label="explicit bound"))
+    if "floor" in present:
+        handles.append(Line2D([], [], color=col, ls=":", lw=1.0, label="predicted floor"))
+    if ps is not None and first is not None:
+        xcol = first.columns[0]
+        ln = predicted_line(ax, first[xcol], first["mean"], ps, at_end=(x == "t"))
+        if ln is not None:
+            handles.append(Line2D([], [], color=st.THEORY_COLOR, ls="--", lw=1.0,
+                                  label=f"predicted slope {ps:g}"))
+    if any_fit:
         handles.append(Line2D([], [], color=st.GREY, ls=(0, (1, 1)), lw=0.9, label="fitted line"))
     return handles
 
@@ -620,7 +663,8 @@ def _draw_rate_axes(ax, meas, th, metric, verdict, series, x, vary, single_fit):
 def rate_plot(df: pd.DataFrame, verdict: dict, out_dir: Path) -> list[Path]:
     """Metric against T (or b, t, or a hyperparameter; ``verdict["x"]``) on
     log-log axes: per-seed lines, mean with 95% band, fitted slope with CI,
-    predicted slope / explicit bound (dashed), diverged runs in the legend."""
+    predicted slope / explicit bound (dashed), diverged runs in the legend.
+    More than six series are split over up to four panels."""
     d = claim_rows(df, verdict)
     meas, th = split_theory(d)
     metric = pick_metric(meas, verdict, ("grad_sq_avg", "grad_sq_min", "f_gap", "grad_sq"))
@@ -636,37 +680,35 @@ def rate_plot(df: pd.DataFrame, verdict: dict, out_dir: Path) -> list[Path]:
     series = [(dict(zip(vary, k if isinstance(k, tuple) else (k,)),
                     **{c: g[c].iloc[0] for c in keys if c not in vary}), g) for k, g in groups]
     n_runs, n_div = run_counts(meas)
-    max_per_axes = 6
-    chunks = [series[i:i + max_per_axes] for i in range(0, len(series), max_per_axes)][:4]
+    per_axes = 6
+    chunks = [series[i:i + per_axes] for i in range(0, len(series), per_axes)][:4]
     n_ax = len(chunks)
-    width = st.ONE_COL if n_ax == 1 else st.TWO_COL
     ncols = 1 if n_ax == 1 else 2
     nrows = int(math.ceil(n_ax / ncols))
-    single_fit = len(series) == 1
-    # estimate legend length for the figure height
-    n_leg = min(len(series), max_per_axes) + 4
-    leg_cols = 1 if n_ax == 1 else 2
-    height = 2.3 * nrows + 0.14 * legend_rows(n_leg, leg_cols) + 0.2
+    width = st.ONE_COL if n_ax == 1 else st.TWO_COL
+    n_leg = min(len(series), per_axes) + 4
+    height = (2.3 if n_ax == 1 else 2.5) * nrows + (0.14 * n_leg if n_ax == 1 else 0.3)
     fig = st.new_figure(width, height)
     axes = fig.subplots(nrows, ncols, squeeze=False).ravel()
-    all_handles = []
+    handles = []
     for ax, chunk in zip(axes, chunks):
-        hs = _draw_rate_axes(ax, meas, th, metric, verdict, chunk, x, vary, single_fit)
+        hs = _draw_rate_axes(ax, th, metric, verdict, chunk, x, vary, len(series) == 1,
+                             len(chunk) > 1)
         set_log(ax)
         ax.set_xlabel(AXIS_LABELS.get(x, txt(x)))
-        ax.set_ylabel(metric_label(metric))
+        ax.set_ylabel(metric_label(metric) + (" at $t=T$" if x in ("T", "b") else ""))
         if n_ax == 1:
-            all_handles = hs
+            handles = hs
         else:
-            ax.legend(handles=hs, loc="best", fontsize=6)
+            ax.legend(handles=hs, loc="best", fontsize=5.5)
     for ax in axes[n_ax:]:
         ax.set_visible(False)
     extra = [diverged_handle(n_div, n_runs)]
-    if len(series) > max_per_axes * 4:
-        extra.append(Line2D([], [], ls="none", label=f"(+{len(series) - 24} series not shown)"))
-    legend_below(fig, all_handles + extra, ncols=1 if n_ax == 1 else 3)
-    paths = finish(fig, out_dir, verdict)
-    return paths
+    if len(series) > per_axes * 4:
+        extra.append(Line2D([], [], ls="none",
+                            label=f"(+{len(series) - per_axes * 4} series not shown)"))
+    legend_below(fig, handles + extra, ncols=1 if n_ax == 1 else 3)
+    return finish(fig, out_dir, verdict)
 
 
 # ----------------------------------------------------------------------------
@@ -687,6 +729,7 @@ def _adasam_one(d_meas, th, metric, verdict, out_dir, suffix) -> list[Path]:
     bcol = {b: color_for(i) for i, b in enumerate(bs)}
     ps = _num(verdict.get("predicted_slope"))
     ref = ps if ps is not None else -0.5
+    any_local = False
     for r, point in enumerate(points):
         pf = fin[fin["point"] == point]
         entry = regime_entry(verdict, point)
@@ -739,6 +782,7 @@ def _adasam_one(d_meas, th, metric, verdict, out_dir, suffix) -> list[Path]:
         Tc = max(common) if common else pf["T"].max()
         f = pf[pf["T"] == Tc]
         a = seed_stats(f, ["b"])
+        b_slope = ""
         if len(a) >= 1:
             ok = f[f["ok"]]
             ax.scatter(ok["b"], ok["value"], s=6, color=st.GREY, alpha=0.5, lw=0, zorder=2)
@@ -755,30 +799,31 @@ def _adasam_one(d_meas, th, metric, verdict, out_dir, suffix) -> list[Path]:
             else:
                 s, lo, hi = bootstrap_slope(f, "b")
                 local = True
-            hs = []
             if _num(s) is not None and len(a) >= 2:
                 curve = fit_curve({"slope": s}, a["b"].to_numpy(float), a["mean"].to_numpy(float))
-                hs.append(ax.plot(a["b"], curve, color=st.OKABE_ITO["blue"], ls=(0, (1, 1)),
-                                  lw=0.9, label=slope_text(s, lo, hi).replace("slope", "slope in $b$")
-                                  + (" (local)" if local else ""))[0])
-            v = a[np.isfinite(a["mean"]) & (a["mean"] > 0)]
-            if len(v):
-                xs = np.array([v["b"].iloc[0], v["b"].iloc[-1]], float)
-                hs.append(ax.plot(xs, v["mean"].iloc[0] * (xs / xs[0]) ** -0.5,
-                                  color=st.THEORY_COLOR, ls="--", lw=1.0, label="slope $-1/2$")[0])
-            if hs:
-                ax.legend(handles=hs, loc="lower left", fontsize=6)
+                ax.plot(a["b"], curve, color=st.OKABE_ITO["blue"], ls=(0, (1, 1)), lw=0.9)
+                b_slope = slope_text(s, lo, hi).replace("slope ", "slope in $b$: ")
+                if local:
+                    b_slope += "*"
+                    any_local = True
+            predicted_line(ax, a["b"], a["mean"], ref)
         else:
             no_data(ax, "no finite values")
         set_log(ax)
-        ax.set_xscale("log", base=2)
-        ax.set_title(f"(c) against $b$ at $T$={Tc}", loc="left")
+        ax.set_xticks([float(b) for b in bs])
+        ax.set_xticklabels([str(b) for b in bs])
+        ax.xaxis.set_minor_locator(NullLocator())
+        ax.set_title(f"(c) against $b$ at $T$={Tc}" + (f"\n{b_slope}" if b_slope else ""),
+                     loc="left", fontsize=7.5)
         ax.set_xlabel(AXIS_LABELS["b"])
         ax.set_ylabel(metric_label(metric, short=True))
     n_runs, n_div = run_counts(d_meas[d_meas["metric"] == metric])
     handles = [Line2D([], [], color=bcol[b], marker="o", label=f"$b$={b}") for b in bs]
     handles.append(Line2D([], [], color=st.THEORY_COLOR, ls="--", lw=1.0,
-                          label=f"slope {ref:g} in $T$" if ps is not None else "slope $-1/2$"))
+                          label=f"predicted slope {ref:g}"))
+    if multi_b:
+        handles.append(Line2D([], [], color=st.OKABE_ITO["blue"], ls=(0, (1, 1)), lw=0.9,
+                              label="fitted slope in $b$" + (" (*local fit)" if any_local else "")))
     handles.append(diverged_handle(n_div, n_runs))
     fig.legend(handles=handles, loc="outside upper center", ncols=min(len(handles), 6))
     return finish(fig, out_dir, verdict, suffix)
@@ -893,7 +938,7 @@ def lightsam_heatmap(df: pd.DataFrame, verdict: dict, out_dir: Path) -> list[Pat
                 for ei in range(len(etas)):
                     if np.isfinite(g[ri, ei]) and g[ri, ei] > 0:
                         light = norm(g[ri, ei]) < 0.55
-                        ax.text(ei, ri, f"{g[ri, ei]:.1g}", ha="center", va="center",
+                        ax.text(ei, ri, f"{g[ri, ei]:.2g}", ha="center", va="center",
                                 fontsize=5.5, color="white" if light else "black")
         ax.set_title(txt(algo_name(a)), fontsize=8)
         ax = axes[1, j]
@@ -909,7 +954,7 @@ def lightsam_heatmap(df: pd.DataFrame, verdict: dict, out_dir: Path) -> list[Pat
                                 color="white" if fgd[ri, ei] < 0.55 else "black")
         n = len(runs[runs["algorithm"] == a])
         k = int(runs[runs["algorithm"] == a]["run_div"].sum())
-        ax.set_title(f"diverged {k}/{n}", fontsize=7)
+        ax.set_title(f"{txt(algo_name(a))}: diverged {k}/{n} runs", fontsize=7)
     step_e = max(1, int(math.ceil(len(etas) / 4)))
     step_r = max(1, int(math.ceil(len(rhos) / 5)))
     for ax in axes.ravel():
@@ -955,7 +1000,9 @@ def _facet_title(key: dict) -> str:
 def unified_lambda(df: pd.DataFrame, verdict: dict, out_dir: Path) -> list[Path]:
     """f - f* against t for each lambda with the Thm 3.2 bound (dashed) and
     the plateau level N(lambda) (dotted), one panel per (problem, sampler);
-    last panel: measured plateau against lambda next to N(lambda)."""
+    last panel: measured plateau (final value at the largest T, mean with 95%
+    CI) against lambda next to N(lambda).  A plateau of exactly 0 (lambda = 0
+    converging to round-off) is marked by a triangle on the bottom axis."""
     d = claim_rows(df, verdict)
     meas, th = split_theory(d)
     metric = pick_metric(meas, verdict, ("f_gap", "grad_sq"))
@@ -968,36 +1015,38 @@ def unified_lambda(df: pd.DataFrame, verdict: dict, out_dir: Path) -> list[Path]
     mm = meas[meas["metric"] == metric]
     facets = _facets(mm)[:6]
     lams = sorted(x for x in mm["_lam"].unique() if np.isfinite(x))
-    if not lams:
+    has_lam = bool(lams)
+    if not has_lam:
         lams = [np.nan]
     lcol = {l: color_for(i) for i, l in enumerate(lams)}
-    n_pan = len(facets) + 1
+    n_pan = len(facets) + (1 if has_lam else 0)
     ncols = min(n_pan, 3)
     nrows = int(math.ceil(n_pan / ncols))
     width = st.TWO_COL if n_pan > 1 else st.ONE_COL
-    fig = st.new_figure(width, 2.2 * nrows + 0.45)
+    fig = st.new_figure(width, 2.2 * nrows + 0.5)
     axes = fig.subplots(nrows, ncols, squeeze=False).ravel()
     plateau_rows = []
+    drawn = set()
     for ax, (fkey, fm) in zip(axes, facets):
         for lam in lams:
-            g = fm[(fm["_lam"] == lam) | (np.isnan(lam) & fm["_lam"].isna())]
+            g = fm[fm["_lam"] == lam] if np.isfinite(lam) else fm
             if g.empty:
                 continue
             g = g[g["T"] == g["T"].max()]
             a = seed_stats(g, ["t"])
             plot_mean_band(ax, a, "t", lcol[lam], marker=None)
             key = {"point": g["point"].iloc[0], "T": g["T"].iloc[0], **fkey}
-            tsel = th[(th["_lam"] == lam)] if np.isfinite(lam) else th
+            tsel = th[th["_lam"] == lam] if np.isfinite(lam) else th
             for tm, tls in (("bound", "--"), ("floor", ":")):
                 tt = theory_for(tsel, tm, key, ["point", "problem", "sampler", "T"])
                 ts = theory_stats(largest_T(tt), "t") if len(tt) else tt
                 if len(ts):
-                    if tm == "floor" and ts["t"].nunique() <= 1:
+                    drawn.add(tm)
+                    if ts["t"].nunique() <= 1 or (tm == "floor" and ts["value"].nunique() == 1):
                         ax.axhline(ts["value"].iloc[-1], color=lcol[lam], ls=tls, lw=1.0)
                     else:
                         ax.plot(ts["t"], ts["value"], color=lcol[lam], ls=tls, lw=1.0)
-            fin = final_rows(g)
-            s = seed_stats(fin, ["T"])
+            s = seed_stats(final_rows(g), ["T"])
             tfl = theory_for(tsel, "floor", key, ["point", "problem", "sampler"])
             plateau_rows.append({
                 "facet": _facet_title(fkey), "lam": lam,
@@ -1011,52 +1060,72 @@ def unified_lambda(df: pd.DataFrame, verdict: dict, out_dir: Path) -> list[Path]
         ax.set_ylabel(metric_label(metric))
         if fkey:
             ax.set_title(_facet_title(fkey), loc="left")
-    # plateau against lambda
-    ax = axes[len(facets)]
-    pr = pd.DataFrame(plateau_rows)
-    if len(pr) and pr["lam"].notna().any():
-        for i, (fname, g) in enumerate(pr.groupby("facet", sort=False)):
-            c = color_for(i) if len(facets) > 1 else st.OKABE_ITO["blue"]
-            g = g.sort_values("lam")
-            y = g["mean"].to_numpy(float)
-            lo = g["lo"].to_numpy(float)
-            hi = g["hi"].to_numpy(float)
-            pos = np.isfinite(y) & (y > 0)
-            lbl = f"measured ({fname})" if fname else "measured (final)"
-            ax.plot(g["lam"][pos], y[pos], marker="o", color=c, label=lbl)
-            elo = np.where(np.isfinite(lo) & (lo > 0), y - lo, 0)
-            ehi = np.where(np.isfinite(hi), hi - y, 0)
-            if pos.any():
-                ax.errorbar(g["lam"][pos], y[pos], yerr=[elo[pos], ehi[pos]], ls="none",
-                            color=c, capsize=2, lw=0.8)
-            fl = g["floor"].to_numpy(float)
-            fpos = np.isfinite(fl) & (fl > 0)
-            if fpos.any():
-                ax.plot(g["lam"][fpos], fl[fpos], marker="s", mfc="none", ls="--", color=c,
-                        label=r"$N(\lambda)$" + (f" ({fname})" if fname else ""))
-        ax.set_yscale("log", nonpositive="mask")
-        # lambda values whose plateau is at/below round-off: mark at the bottom
-        low = pr[(pr["mean"].notna()) & (pr["mean"] <= 0)]
-        ax.set_xlabel(AXIS_LABELS["lambda"])
-        ax.set_ylabel("plateau " + metric_label(metric, short=True))
-        ax.set_title(r"plateau against $\lambda$", loc="left")
-        ax.legend(loc="best", fontsize=6)
-        if len(low):
-            ax.text(0.02, 0.02, "exactly 0 (not shown): " + ", ".join(
-                f"{v:g}" for v in low["lam"]), transform=ax.transAxes, fontsize=6, color=st.GREY)
-    else:
-        no_data(ax, "no lambda values found")
-    for ax in axes[len(facets) + 1:]:
+    if has_lam:
+        _plateau_panel(axes[len(facets)], pd.DataFrame(plateau_rows), metric, len(facets) > 1)
+    for ax in axes[n_pan:]:
         ax.set_visible(False)
     n_runs, n_div = run_counts(meas)
-    handles = [Line2D([], [], color=lcol[l], label=(r"$\lambda$=" + f"{l:g}") if np.isfinite(l)
-                      else "measured") for l in lams]
-    handles += [Line2D([], [], color=st.GREY, ls="-", label="measured mean"),
-                Line2D([], [], color=st.GREY, ls="--", label="bound (Thm 3.2)"),
-                Line2D([], [], color=st.GREY, ls=":", label=r"plateau $N(\lambda)$"),
-                diverged_handle(n_div, n_runs)]
-    fig.legend(handles=handles, loc="outside upper center", ncols=min(len(handles), 5))
+    row1 = [Line2D([], [], color=lcol[l], label=(r"$\lambda$=" + f"{l:g}") if np.isfinite(l)
+                   else "measured") for l in lams]
+    row2 = [Line2D([], [], color=st.GREY, ls="-", label="mean, 95% band")]
+    if "bound" in drawn:
+        row2.append(Line2D([], [], color=st.GREY, ls="--", label="bound"))
+    if "floor" in drawn:
+        row2.append(Line2D([], [], color=st.GREY, ls=":", label=r"plateau $N(\lambda)$"))
+    row2.append(diverged_handle(n_div, n_runs))
+    two_row_legend(fig, row1, row2)
     return finish(fig, out_dir, verdict)
+
+
+FACET_MARKERS = ["o", "^", "s", "D", "v", "P"]
+
+
+def _plateau_panel(ax, pr: pd.DataFrame, metric: str, several: bool):
+    if pr.empty or not pr["lam"].notna().any():
+        no_data(ax, "no lambda values found")
+        return
+    zero_any = False
+    for i, (fname, g) in enumerate(pr.groupby("facet", sort=False)):
+        c = color_for(i) if several else st.OKABE_ITO["blue"]
+        mk = FACET_MARKERS[i % len(FACET_MARKERS)]
+        g = g.sort_values("lam")
+        lam = g["lam"].to_numpy(float)
+        y = g["mean"].to_numpy(float)
+        lo = g["lo"].to_numpy(float)
+        hi = g["hi"].to_numpy(float)
+        pos = np.isfinite(y) & (y > 0)
+        lbl = "measured" + (f" ({fname})" if several and fname else "")
+        ax.plot(lam[pos], y[pos], marker=mk, color=c, label=lbl, ms=4 if several else 3.5,
+                mfc=c if i == 0 else "white")
+        elo = np.where(np.isfinite(lo) & (lo > 0), y - lo, 0.0)
+        ehi = np.where(np.isfinite(hi), hi - y, 0.0)
+        if pos.any():
+            ax.errorbar(lam[pos], y[pos], yerr=[elo[pos], ehi[pos]], ls="none", color=c,
+                        capsize=2, lw=0.8)
+        zero = np.isfinite(y) & (y <= 0)
+        if zero.any():
+            zero_any = True
+            ax.plot(lam[zero], np.zeros(zero.sum()), ls="none", marker="v", color=c, ms=5,
+                    transform=ax.get_xaxis_transform(), clip_on=False, zorder=5)
+        fl = g["floor"].to_numpy(float)
+        fpos = np.isfinite(fl) & (fl > 0)
+        if fpos.any():
+            ax.plot(lam[fpos], fl[fpos], marker=mk, mfc="none", ls="--", color=c, lw=1.0,
+                    label=r"$N(\lambda)$" + (f" ({fname})" if several and fname else ""))
+    ax.set_yscale("log", nonpositive="mask")
+    st.log_axis(ax.yaxis)
+    lam_all = pr["lam"].dropna().to_numpy(float)
+    if len(lam_all):
+        span = max(lam_all.max() - lam_all.min(), 0.1)
+        ax.set_xlim(lam_all.min() - 0.06 * span, lam_all.max() + 0.06 * span)
+    ax.set_xlabel(AXIS_LABELS["lambda"])
+    ax.set_ylabel("plateau " + metric_label(metric, short=True))
+    ax.set_title(r"plateau against $\lambda$", loc="left")
+    handles, _ = ax.get_legend_handles_labels()
+    if zero_any:
+        handles.append(Line2D([], [], ls="none", marker="v", color=st.GREY,
+                              label="exactly 0 (round-off)"))
+    ax.legend(handles=handles, loc="best", fontsize=6)
 
 
 def _trajectory_panel(ax, mm, th, group_col, colors, labels, logx=True):
@@ -1091,7 +1160,7 @@ def unified_importance(df: pd.DataFrame, verdict: dict, out_dir: Path) -> list[P
     group_col = "sampler" if meas["sampler"].nunique() > 1 else "point"
     gvals = sorted(meas[group_col].unique(), key=str)
     colors = {g: color_for(i) for i, g in enumerate(gvals)}
-    labels = {g: txt(g) if group_col == "sampler" else pretty_point(g) for g in gvals}
+    labels = {g: pretty_label(g) if group_col == "sampler" else pretty_point(g) for g in gvals}
     n = len(metrics)
     fig = st.new_figure(st.TWO_COL if n > 1 else st.ONE_COL, 2.5 + 0.15)
     axes = fig.subplots(1, n, squeeze=False).ravel()
@@ -1202,10 +1271,11 @@ def unified_schedule(df: pd.DataFrame, verdict: dict, out_dir: Path) -> list[Pat
 # ----------------------------------------------------------------------------
 
 def lets(df: pd.DataFrame, verdict: dict, out_dir: Path) -> list[Path]:
-    """LETS: (a) rho_t against t from several rho_0; (b) final validation loss
-    against rho_0 per algorithm (LETS vs fixed-rho SAM), or against t when
-    there is a single rho_0; (c) rate plot of the claim's metric against T with
-    the explicit bound.  Panels without data are left out."""
+    """LETS: (a) rho_t against t from several rho_0 (dotted: rho_0); (b) final
+    validation loss against rho_0 per algorithm (LETS vs fixed-rho SAM, with
+    the spread across rho_0), or against t when there is a single rho_0;
+    (c) the claim's metric against T with slopes and the explicit bound.
+    Panels without data are left out."""
     d = claim_rows(df, verdict)
     meas, th = split_theory(d)
     if meas.empty:
@@ -1213,7 +1283,7 @@ def lets(df: pd.DataFrame, verdict: dict, out_dir: Path) -> list[Path]:
     meas = meas.copy()
     meas["_rho0"] = param_column(meas, "rho0")
     present = set(meas["metric"])
-    rate_metric = pick_metric(meas, verdict, ("grad_sq_avg",))
+    rate_metric = pick_metric(meas, verdict, ("grad_sq_avg", "grad_sq_tail_avg", "grad_sq_min"))
     if rate_metric in ("rho", "val_loss"):
         rate_metric = None
     panels = []
@@ -1221,47 +1291,48 @@ def lets(df: pd.DataFrame, verdict: dict, out_dir: Path) -> list[Path]:
         panels.append("rho")
     if "val_loss" in present:
         panels.append("val")
-    if rate_metric and meas[meas["metric"] == rate_metric]["T"].nunique() >= 2:
-        panels.append("rate")
-    elif rate_metric and not panels:
+    if rate_metric and (meas[meas["metric"] == rate_metric]["T"].nunique() >= 2 or not panels):
         panels.append("rate")
     if not panels:
         return []
     n = len(panels)
-    fig = st.new_figure(st.TWO_COL if n > 1 else st.ONE_COL, 2.6)
+    fig = st.new_figure(st.TWO_COL if n > 1 else st.ONE_COL, 2.5 if n > 1 else 3.0)
     axes = fig.subplots(1, n, squeeze=False).ravel()
     algos = sorted(meas["algorithm"].unique(), key=lambda a: (not str(a).startswith("lets"), a))
     astyle = {a: ls for a, ls in zip(algos, ["-", "--", "-.", ":"] * 3)}
-    rho0s = sorted(meas["_rho0"].dropna().unique())
+    rho0s = sorted(meas.loc[meas["metric"] == "rho", "_rho0"].dropna().unique())
     rcol = {r: color_for(i) for i, r in enumerate(rho0s)}
     fig_handles = []
     for i, (ax, p) in enumerate(zip(axes, panels)):
-        tag = f"({'abc'[i]}) "
+        tag = f"({'abc'[i]}) " if n > 1 else ""
         if p == "rho":
             mr = meas[meas["metric"] == "rho"]
             for (a, r0), g in mr.groupby(["algorithm", "_rho0"], sort=True):
                 g = g[g["T"] == g["T"].max()]
                 plot_mean_band(ax, seed_stats(g, ["t"]), "t", rcol.get(r0, st.GREY), marker=None,
                                ls=astyle[a])
-                ax.axhline(r0, color=rcol.get(r0, st.GREY), lw=0.6, ls=(0, (1, 2)), alpha=0.8)
+                ax.axhline(r0, color=rcol.get(r0, st.GREY), lw=0.7, ls=":", alpha=0.9)
             set_log(ax)
             ax.set_xlabel(AXIS_LABELS["t"])
             ax.set_ylabel(r"$\rho_t$")
             ax.set_title(tag + r"learned $\rho_t$ (dotted: $\rho_0$)", loc="left")
             fig_handles += [Line2D([], [], color=rcol[r], label=r"$\rho_0$=" + f"{r:g}")
                             for r in rho0s]
+            rho_algos = list(dict.fromkeys(mr["algorithm"]))
+            if len(rho_algos) > 1:
+                fig_handles += [Line2D([], [], color=st.GREY, ls=astyle[a],
+                                       label=txt(algo_name(a))) for a in rho_algos]
         elif p == "val":
             mv = final_rows(meas[meas["metric"] == "val_loss"])
             mv = mv[mv["T"] == mv["T"].max()] if len(mv) else mv
             if mv["_rho0"].nunique() >= 2:
                 for j, (a, g) in enumerate(mv.groupby("algorithm", sort=False)):
                     s = seed_stats(g, ["_rho0"])
-                    plot_mean_band(ax, s, "_rho0", color_for(j), label=txt(algo_name(a)),
-                                   ls=astyle[a], logy=False)
-                    if len(s):
-                        spread = s["mean"].max() - s["mean"].min()
-                        ax.plot([], [], " ", label=f"  spread {spread:.2g}")
+                    spread = (s["mean"].max() - s["mean"].min()) if len(s) else float("nan")
+                    plot_mean_band(ax, s, "_rho0", color_for(j), ls=astyle[a], logy=False,
+                                   label=f"{txt(algo_name(a))} (spread {fmt(spread, 2)})")
                 ax.set_xscale("log")
+                st.log_axis(ax.xaxis)
                 ax.set_xlabel(r"initial radius $\rho_0$")
                 ax.set_title(tag + "final validation loss", loc="left")
             else:
@@ -1271,63 +1342,63 @@ def lets(df: pd.DataFrame, verdict: dict, out_dir: Path) -> list[Path]:
                     plot_mean_band(ax, seed_stats(g, ["t"]), "t", color_for(j),
                                    label=txt(algo_name(a)), marker=None, logy=False)
                 ax.set_xscale("log", nonpositive="mask")
+                st.log_axis(ax.xaxis)
                 ax.set_xlabel(AXIS_LABELS["t"])
                 ax.set_title(tag + "validation loss", loc="left")
             ax.set_ylabel("validation loss")
             ax.legend(loc="best", fontsize=6)
         else:
-            mm = meas[meas["metric"] == rate_metric]
-            fin = final_rows(mm)
-            multi = fin["T"].nunique() >= 2
-            xcol = "T" if multi else "t"
-            hs = []
-            for j, (a, g) in enumerate(mm.groupby("algorithm", sort=False)):
-                c = color_for(j)
-                f = final_rows(g) if multi else g[g["T"] == g["T"].max()]
-                if multi:
-                    plot_seed_lines(ax, f, "T", c)
-                a_ = seed_stats(f, [xcol])
-                lbl = txt(algo_name(a))
-                if multi:
-                    if verdict.get("fit") and mm["algorithm"].nunique() == 1:
-                        fit = verdict["fit"]
-                        sl, lo, hi, local = fit.get("slope"), fit.get("ci_low"), fit.get("ci_high"), False
-                    else:
-                        (sl, lo, hi), local = bootstrap_slope(f, "T"), True
-                    lbl += ": " + slope_text(sl, lo, hi, local=local)
-                ln = plot_mean_band(ax, a_, xcol, c, label=lbl, marker="o" if multi else None)
-                if ln is not None:
-                    hs.append(ln)
-                tb = th[(th["metric"] == "bound") & (th["algorithm"] == a)]
-                if tb.empty:
-                    tb = th[th["metric"] == "bound"]
-                if len(tb):
-                    tf = final_rows(tb.assign(seed=-1)) if multi else largest_T(tb)
-                    ts = theory_stats(tf, xcol)
-                    ax.plot(ts[xcol], ts["value"], color=c, ls="--", lw=1.0)
-            ps = _num(verdict.get("predicted_slope"))
-            if not th[th["metric"] == "bound"].empty:
-                hs.append(Line2D([], [], color=st.GREY, ls="--", label="explicit bound"))
-            if ps is not None and multi:
-                s0 = seed_stats(fin, ["T"])
-                v = s0[np.isfinite(s0["mean"]) & (s0["mean"] > 0)]
-                if len(v):
-                    xs = np.array([v["T"].iloc[0], v["T"].iloc[-1]], float)
-                    ax.plot(xs, v["mean"].iloc[0] * (xs / xs[0]) ** ps * 0.5,
-                            color=st.THEORY_COLOR, ls=(0, (4, 2)), lw=1.0)
-                    hs.append(Line2D([], [], color=st.THEORY_COLOR, ls=(0, (4, 2)),
-                                     label=f"predicted slope {ps:g}"))
-            set_log(ax)
-            ax.set_xlabel(AXIS_LABELS[xcol])
-            ax.set_ylabel(metric_label(rate_metric, short=True))
-            ax.set_title(tag + "rate", loc="left")
-            ax.legend(handles=hs, loc="best", fontsize=5.5)
+            fig_handles += _lets_rate_panel(ax, meas, th, rate_metric, verdict, tag)
     n_runs, n_div = run_counts(meas)
-    fig_handles += [Line2D([], [], color=st.GREY, ls=astyle[a], label=txt(algo_name(a)))
-                    for a in algos] if "rho" in panels else []
     fig_handles.append(diverged_handle(n_div, n_runs))
-    fig.legend(handles=fig_handles, loc="outside lower center", ncols=min(len(fig_handles), 6))
+    legend_below(fig, fig_handles, ncols=min(len(fig_handles), 4 if n > 1 else 1))
     return finish(fig, out_dir, verdict)
+
+
+def _lets_rate_panel(ax, meas, th, metric, verdict, tag) -> list:
+    mm = meas[meas["metric"] == metric]
+    multi = final_rows(mm)["T"].nunique() >= 2
+    xcol = "T" if multi else "t"
+    hs = []
+    single = mm["algorithm"].nunique() == 1
+    first = None
+    for j, (a, g) in enumerate(mm.groupby("algorithm", sort=False)):
+        c = color_for(j)
+        f = final_rows(g) if multi else g[g["T"] == g["T"].max()]
+        if multi:
+            plot_seed_lines(ax, f, "T", c)
+        s_ = seed_stats(f, [xcol])
+        lbl = txt(algo_name(a))
+        if multi:
+            if isinstance(verdict.get("fit"), dict) and single:
+                fit = verdict["fit"]
+                sl, lo, hi, local = fit.get("slope"), fit.get("ci_low"), fit.get("ci_high"), False
+            else:
+                (sl, lo, hi), local = bootstrap_slope(f, "T"), True
+            lbl += ": " + slope_text(sl, lo, hi, local=local)
+        ln = plot_mean_band(ax, s_, xcol, c, label=lbl, marker="o" if multi else None)
+        if ln is not None:
+            hs.append(ln)
+            first = s_ if first is None else first
+        tb = th[(th["metric"] == "bound") & (th["algorithm"] == a)]
+        if tb.empty:
+            tb = th[th["metric"] == "bound"]
+        if len(tb):
+            tf = final_rows(tb.assign(seed=-1)) if multi else largest_T(tb)
+            ts = theory_stats(tf, xcol)
+            ax.plot(ts[xcol], ts["value"], color=c, ls="--", lw=1.0)
+    if not th[th["metric"] == "bound"].empty:
+        hs.append(Line2D([], [], color=st.GREY, ls="--", label="explicit bound"))
+    ps = _num(verdict.get("predicted_slope"))
+    if ps is not None and first is not None and multi:
+        if predicted_line(ax, first[xcol], first["mean"], ps) is not None:
+            hs.append(Line2D([], [], color=st.THEORY_COLOR, ls="--",
+                             label=f"predicted slope {ps:g}"))
+    set_log(ax)
+    ax.set_xlabel(AXIS_LABELS[xcol])
+    ax.set_ylabel(metric_label(metric, short=True) + (" at $t=T$" if multi else ""))
+    ax.set_title(tag + "rate", loc="left")
+    return hs
 
 
 # ----------------------------------------------------------------------------

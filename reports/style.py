@@ -16,6 +16,7 @@ through Agg).
 from __future__ import annotations
 
 import contextlib
+import math
 import re
 import shutil
 from pathlib import Path
@@ -23,6 +24,7 @@ from typing import Iterator
 
 import matplotlib as mpl
 from matplotlib.figure import Figure
+from matplotlib.ticker import LogFormatterSciNotation
 
 # Okabe & Ito (2008), "Color universal design". Black first is the usual order;
 # we start with the coloured entries and keep black for theory lines.
@@ -64,7 +66,7 @@ DPI = 200
 BASE_RC = {
     "figure.dpi": 100,
     "savefig.dpi": DPI,
-    "savefig.bbox": "tight",
+    "savefig.bbox": None,
     "savefig.pad_inches": 0.02,
     "figure.constrained_layout.use": True,
     "font.size": 8,
@@ -194,6 +196,42 @@ def txt(s) -> str:
     if not usetex_on():
         return s
     return "$".join(p if i % 2 else _escape_plain_tex(p) for i, p in enumerate(parts))
+
+
+_SUPERSCRIPT = str.maketrans("-0123456789", "\u207b\u2070\u00b9\u00b2\u00b3\u2074\u2075\u2076\u2077\u2078\u2079")
+
+
+def sci_text(x: float) -> str:
+    """Compact tick text without mathtext: ``10\u207b\u00b3``, ``0.3``, ``3\u00d710\u207b\u2075``."""
+    if x == 0 or not math.isfinite(x):
+        return f"{x:g}"
+    e = math.log10(abs(x))
+    sign = "-" if x < 0 else ""
+    if abs(e - round(e)) < 1e-9:
+        return sign + "10" + str(int(round(e))).translate(_SUPERSCRIPT)
+    if 1e-3 <= abs(x) < 1e4:
+        return f"{x:g}"
+    k = int(math.floor(e))
+    coef = abs(x) / 10.0 ** k
+    return f"{sign}{coef:.2g}\u00d710" + str(k).translate(_SUPERSCRIPT)
+
+
+class LogTickFormatter(LogFormatterSciNotation):
+    """matplotlib's choice of which log ticks to label, rendered as plain
+    Unicode text (``10\u207b\u00b3``) instead of mathtext: as legible, and much
+    cheaper to lay out.  Under ``text.usetex`` the usual TeX labels are kept."""
+
+    def __call__(self, x, pos=None):
+        s = super().__call__(x, pos)
+        if not s or usetex_on() or self._base != 10:
+            return s
+        return sci_text(x)
+
+
+def log_axis(axis) -> None:
+    """Put the compact formatters on a log-scaled axis (``ax.xaxis``/``ax.yaxis``)."""
+    axis.set_major_formatter(LogTickFormatter(base=10.0))
+    axis.set_minor_formatter(LogTickFormatter(base=10.0, labelOnlyBase=False))
 
 
 def new_figure(width: float = ONE_COL, height: float | None = None) -> Figure:

@@ -20,13 +20,11 @@ def unit(s: torch.Tensor, norm_eps: float) -> torch.Tensor:
 
 
 def asam_direction(x: torch.Tensor, s: torch.Tensor, operator: str, eta_A, norm_eps: float) -> torch.Tensor:
-    """T*T*s / ||T*s|| with T = |x| + eta_A (official), |x|, or 1."""
+    """T*T*s / ||T*s||, computed as T * unit(T*s), with T = |x| + eta_A (official), |x|, or 1."""
     if operator == "identity":
         return unit(s, norm_eps)
     Tw = x.abs() + eta_A if operator == "abs_plus_eta" else x.abs()
-    Ts = Tw * s
-    nrm = torch.linalg.vector_norm(Ts, dim=-1, keepdim=True) + norm_eps
-    return torch.where(nrm > 0, Tw * Ts / torch.where(nrm > 0, nrm, 1.0), 0.0)
+    return Tw * unit(Tw * s, norm_eps)
 
 
 class Rule:
@@ -52,8 +50,9 @@ class Rule:
     def zeros(self, width: int | None = None) -> torch.Tensor:
         return self.like.new_zeros(self.R, self.d if width is None else width)
 
-    def full(self, value: float, width: int | None = None) -> torch.Tensor:
-        return self.like.new_full((self.R, self.d if width is None else width), value)
+    def full(self, value: torch.Tensor, width: int | None = None) -> torch.Tensor:
+        """An (R, width) tensor holding the per-run ``value: (R, 1)`` in every column."""
+        return value.expand(self.R, self.d if width is None else width).clone()
 
 
 def _is_real(v) -> bool:
@@ -76,20 +75,20 @@ class SAMFamily(Rule):
     def __init__(self, name, problem, hp, R, d, like, perturb, descent):
         super().__init__(name, problem, hp, R, d, like)
         self.perturb, self.descent = perturb, descent
-        eps = float(hp.get("eps", 1e-8))
-        add = hp.get("eps_mode", "init") == "add"
+        eps = self.hp.get("eps", self.like.new_full((R, 1), 1e-8))
+        add = self.opts.get("eps_mode", "init") == "add"
         self.eps_add = eps if add else 0.0
-        init = 0.0 if add else eps * eps
+        init = eps * 0 if add else eps * eps
         if descent == "adagrad_norm":
             self.state["v"] = self.full(init, 1)
         elif descent == "adagrad":
             self.state["v"] = self.full(init)
         elif descent in ("adam", "amsgrad"):
             self.state["m"] = self.zeros()
-            v0 = 0.0 if (descent == "amsgrad" and hp.get("v0") == "zero") or name == "adasam" else init
-            self.state["v"] = self.full(v0)
+            v0_zero = name == "adasam" or self.opts.get("v0") == "zero"
+            self.state["v"] = self.full(eps * 0 if v0_zero else init)
             if descent == "amsgrad":
-                self.state["vhat"] = self.full(init if name != "adasam" else eps * eps)
+                self.state["vhat"] = self.full(eps * eps if name == "adasam" else init)
         if perturb == "lightsam1":
             self.state["u"] = self.full(eps * eps, 1)
         elif perturb == "lightsam2":
@@ -98,8 +97,8 @@ class SAMFamily(Rule):
             self.state["r"] = self.zeros()
             self.state["u"] = self.full(eps * eps)
         self.norm_eps = float(hp.get("norm_eps", 0.0))
-        self.b1 = float(hp["b1"]) if "b1" in hp else None
-        self.b2 = float(hp["b2"]) if "b2" in hp else None
+        self.b1 = self.hp.get("b1")
+        self.b2 = self.hp.get("b2")
         if name == "adasam":
             self.extras = ("step_min", "step_max")
         elif perturb and perturb.startswith("lightsam"):
@@ -114,9 +113,7 @@ class SAMFamily(Rule):
             return rho * s
         if p == "unified":
             lam = self.val("lam", t)
-            nrm = torch.linalg.vector_norm(s, dim=-1, keepdim=True) + self.norm_eps
-            coef = (1 - lam) + lam / torch.where(nrm > 0, nrm, 1.0)
-            return torch.where(nrm > 0, rho * coef * s, rho * (1 - lam) * s)
+            return rho * ((1 - lam) * s + lam * unit(s, self.norm_eps))
         if p == "asam":
             return rho * asam_direction(x, s, self.opts["operator"], self.hp["eta_A"], self.norm_eps)
         if p == "lightsam1":
@@ -144,11 +141,12 @@ class SAMFamily(Rule):
         st["v"] = b2 * st["v"] + (1 - b2) * g * g
         if dsc == "amsgrad":
             st["vhat"] = torch.maximum(st["vhat"], st["v"])
-            step = lr / (st["vhat"].sqrt() + self.eps_add)
+            denom = st["vhat"].sqrt() + self.eps_add
             if "step_min" in self.extras:
+                step = lr / denom
                 self.out["step_min"] = step.amin(-1)
                 self.out["step_max"] = step.amax(-1)
-            return x - step * st["m"]
+            return x - lr * st["m"] / denom
         m, v = st["m"], st["v"]
         if self.opts.get("bias_correction"):
             m = m / (1 - b1 ** (t + 1))
@@ -224,6 +222,8 @@ class LETS(Rule):
                 rho = rho.clamp(min=0.0)
         if "rho_max" in self.hp:
             rho = torch.minimum(rho, self.val("rho_max", t + 1))
+            if c == "softplus":
+                st["theta"] = torch.log(torch.expm1(rho))
         st["rho"] = rho
         self.out["rho"] = rho[:, 0]
 
