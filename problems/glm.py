@@ -67,7 +67,8 @@ class GLM(FiniteSum):
     def _grad_idx(self, x, idx, w):
         Ai, bi = self._rows(x, idx)
         coef = w * self.dphi(self._resid(x, Ai, bi))
-        return (coef[..., None] * Ai).mean(-2) + self.reg * w.mean(-1)[..., None] * x
+        g = (coef[..., None] * Ai).mean(-2)
+        return g + self.reg * w.mean(-1)[..., None] * x if self.reg else g
 
     def _hvp_idx(self, x, v, idx, w):
         Ai, bi = self._rows(x, idx)

@@ -52,7 +52,7 @@ def mixed_hp(name: str, problem, deterministic: bool = False) -> dict:
     if "lam" in names:
         hp["lam"] = np.array([0.0, 0.3, 1.0])
     if "beta" in names:
-        hp["beta"] = np.array([0.0, 0.02, 0.1])
+        hp["beta"] = np.array([0.0, 0.005, 0.02])
     if "eta_A" in names:
         hp["eta_A"] = np.array([0.01, 0.1, 1.0])
     if "eps" in names:

@@ -129,6 +129,7 @@ def run(algorithm: str, problem, sampler: Sampler, hp: Optional[dict] = None, *,
         return out
 
     ckpts = np.unique(np.clip(log_checkpoints(T_max) if checkpoints is None else np.asarray(checkpoints), 0, T_max))
+    ckpt_set = set(ckpts.tolist())
     f_inf = problem.f_inf if problem.f_inf is not None else 0.0
     diverged = torch.zeros(R, dtype=torch.bool, device=device)
     div_at = torch.full((R,), -1, dtype=torch.long, device=device)
@@ -151,8 +152,8 @@ def run(algorithm: str, problem, sampler: Sampler, hp: Optional[dict] = None, *,
             rec[k].append(torch.where(diverged, float("nan"), v).cpu().numpy())
 
     for t in range(T_max + 1):
-        gsq = (problem.grad(x) ** 2).sum(-1) if (running or t in ckpts or t == T_max) else None
-        if t in ckpts:
+        gsq = (problem.grad(x) ** 2).sum(-1) if (running or t in ckpt_set or t == T_max) else None
+        if t in ckpt_set:
             snapshot(t, gsq)
         if t == T_max:
             break
