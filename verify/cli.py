@@ -37,6 +37,12 @@ def _parser() -> argparse.ArgumentParser:
     r.add_argument("--max-memory", type=float, default=2e9, help="bytes per engine batch (default 2e9)")
     r.add_argument("--strict", action="store_true", help="exit 1 when a verdict differs from the expected one")
     r.add_argument("--no-report", action="store_true", help="skip figures and the report page")
+    ck = sub.add_parser("check", help="CI gate: quick grid of every claim against the stored baseline")
+    ck.add_argument("--baseline", help="baseline JSON (default: verify/baseline.json)")
+    ck.add_argument("--update-baseline", action="store_true", help="rewrite the baseline and print the diff")
+    ck.add_argument("--seed", type=int, default=0, help="global seed (default 0)")
+    ck.add_argument("--seeds", type=int, default=8, help="repetitions per grid point (default 8)")
+    ck.add_argument("--claim", help="only this claim id")
     rp = sub.add_parser("report", help="rebuild figures and the report page from a results directory")
     rp.add_argument("dir")
     rp.add_argument("--style", default="default", choices=["default", "paper"])
@@ -153,6 +159,44 @@ def cmd_report(args) -> int:
     return 0
 
 
+def cmd_check(args) -> int:
+    from . import check
+    path = Path(args.baseline) if args.baseline else check.BASELINE
+    if args.seeds < 2:
+        raise UsageError(f"--seeds {args.seeds}: at least 2 seeds are needed for confidence intervals")
+    try:
+        claims = claims_for(None, args.claim)
+    except ValueError as e:
+        raise UsageError(str(e)) from None
+    ctx = Context(quick=True, seeds=args.seeds, seed=args.seed, progress=sys.stderr.isatty())
+    _, verdicts = run_claims(claims, ctx)
+    current = check.snapshot(verdicts)
+    if args.update_baseline:
+        old = check.load(path) if path.exists() else {}
+        if args.claim:
+            current = {**old, **current}
+        check.save(path, current)
+        lines = check.drift(old, current) if old else [f"new baseline with {len(current)} claims"]
+        print("\n".join(lines) if lines else "baseline unchanged (every CI overlaps, every verdict equal)")
+        print(f"wrote {path}")
+        return 0
+    try:
+        baseline = check.load(path)
+    except FileNotFoundError as e:
+        raise UsageError(str(e)) from None
+    if args.claim:
+        baseline = {k: v for k, v in baseline.items() if k in current}
+    lines = check.drift(baseline, current)
+    if lines:
+        print("\n".join(lines))
+        return 1
+    for cid, v in current.items():
+        nums = ", ".join(f"{k} {n['value']:.3g} [{n['ci_low']:.3g}, {n['ci_high']:.3g}]" for k, n in v["numbers"].items())
+        print(f"{cid:32s} {v['verdict']:12s} {nums}")
+    print(f"no drift: {len(current)} claims match {path}")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     args = _parser().parse_args(argv)
@@ -161,6 +205,8 @@ def main(argv: list[str] | None = None) -> int:
             return cmd_list()
         if args.cmd == "rates":
             return cmd_rates(args, argv)
+        if args.cmd == "check":
+            return cmd_check(args)
         return cmd_report(args)
     except UsageError as e:
         print(f"error: {e}", file=sys.stderr)

@@ -1,0 +1,61 @@
+"""The CI regression gate: rerun every claim's quick grid and compare with a stored baseline.
+
+Drift rule: a claim drifts when its verdict changed, or when for any of its gated numbers (slopes,
+plateau levels, bound margins, each with a 95% CI) the new CI and the baseline CI do not overlap.
+Two independent 95% intervals of the same quantity fail to overlap with probability well below 5%
+(about 0.6% for equal widths), so a clean main rarely cries wolf; a changed update rule moves slopes,
+floors or verdicts by much more than their CIs and is caught (tests/test_mutants.py measures both).
+"""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+BASELINE = Path(__file__).resolve().parent / "baseline.json"
+
+
+def snapshot(verdicts: list[dict]) -> dict:
+    """The gated part of each verdict: verdict, expected verdict, numbers with CIs."""
+    return {v["claim"]: {"verdict": v["verdict"], "expected": v["expected"], "numbers": v.get("numbers", {})}
+            for v in verdicts}
+
+
+def overlap(a: dict, b: dict) -> bool:
+    """Whether two numbers' CIs overlap (NaN CIs compare by value, exact equality)."""
+    lo_a, hi_a, lo_b, hi_b = a["ci_low"], a["ci_high"], b["ci_low"], b["ci_high"]
+    if any(v is None or v != v for v in (lo_a, hi_a, lo_b, hi_b)):
+        return a["value"] == b["value"] or (a["value"] != a["value"] and b["value"] != b["value"])
+    return lo_a <= hi_b and lo_b <= hi_a
+
+
+def drift(baseline: dict, current: dict) -> list[str]:
+    """One line per drifted claim: what moved, from what to what."""
+    lines = []
+    for cid, base in baseline.items():
+        cur = current.get(cid)
+        if cur is None:
+            lines.append(f"{cid}: missing from this run (in the baseline)")
+            continue
+        if cur["verdict"] != base["verdict"]:
+            lines.append(f"{cid}: verdict {base['verdict']} -> {cur['verdict']}")
+        for name, b in base["numbers"].items():
+            c = cur["numbers"].get(name)
+            if c is None:
+                lines.append(f"{cid}: number {name} missing")
+            elif not overlap(b, c):
+                lines.append(f"{cid}: {name} {b['value']:.4g} [{b['ci_low']:.4g}, {b['ci_high']:.4g}] -> "
+                             f"{c['value']:.4g} [{c['ci_low']:.4g}, {c['ci_high']:.4g}] (CIs do not overlap)")
+    for cid in current.keys() - baseline.keys():
+        lines.append(f"{cid}: not in the baseline (run --update-baseline)")
+    return lines
+
+
+def load(path: Path) -> dict:
+    try:
+        return json.loads(Path(path).read_text())["claims"]
+    except FileNotFoundError:
+        raise FileNotFoundError(f"baseline {path} does not exist: create it with --update-baseline") from None
+
+
+def save(path: Path, snap: dict) -> None:
+    Path(path).write_text(json.dumps({"claims": snap}, indent=1, sort_keys=True, default=float) + "\n")
