@@ -334,8 +334,8 @@ def test_abc_tight_on_rank_one_least_squares(sampler):
     assert np.any(lhs > rhs)
 
 
-def test_abc_importance_beats_uniform_only_with_reweighting():
-    """A = mean L_i for reweighted importance; unweighted has no valid ABC constants for f."""
+def test_unweighted_importance_has_no_abc_constants():
+    """The unweighted sampler is biased for f: asking for its ABC constants is an error."""
     problem = prob("least_squares")
     with pytest.raises(ValueError, match="biased"):
         Importance(reweight=False).abc(problem)
