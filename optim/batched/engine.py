@@ -61,7 +61,7 @@ def _rademacher(R: int, d: int, gen: torch.Generator, dtype) -> Sample:
     return Sample(noise=z)
 
 
-def _batch_size(hp: dict, T, x0, groups) -> int:
+def _batch_size(hp: dict, T, x0, groups, R: Optional[int] = None) -> int:
     sizes = {np.size(v.c if hasattr(v, "c") else v) for v in hp.values()
              if not isinstance(v, (str, bool)) and v is not None}
     sizes |= {np.size(T)}
@@ -70,9 +70,11 @@ def _batch_size(hp: dict, T, x0, groups) -> int:
     if groups is not None:
         sizes.add(len(groups))
     sizes.discard(1)
+    if R is not None and sizes - {R}:
+        raise ValueError(f"hyperparameters, T, x0 and groups disagree with R={R}: sizes {sorted(sizes)}")
     if len(sizes) > 1:
         raise ValueError(f"hyperparameters, T, x0 and groups disagree on the number of runs: sizes {sorted(sizes)}")
-    return sizes.pop() if sizes else 1
+    return R if R is not None else (sizes.pop() if sizes else 1)
 
 
 def run(algorithm: str, problem, sampler: Sampler, hp: Optional[dict] = None, *, T, R: Optional[int] = None,
@@ -96,14 +98,14 @@ def run(algorithm: str, problem, sampler: Sampler, hp: Optional[dict] = None, *,
     T_arr = np.atleast_1d(np.asarray(T))
     if T_arr.dtype.kind not in "iu" and not np.all(T_arr == np.round(T_arr)) or np.any(T_arr < 1):
         raise ValueError(f"T={T!r} is not allowed: horizons must be integers >= 1")
-    R = R or _batch_size(hp or {}, T, x0, groups)
+    R = _batch_size(hp or {}, T, x0, groups, R or None)
     hp = validate(algorithm, hp, R)
     sampler.check(problem)
     T_max = int(T_arr.max())
     d = problem.d
     like = torch.zeros((), dtype=dtype, device=device)
     x = torch.as_tensor(np.ones(d) if x0 is None else x0, dtype=dtype, device=device)
-    if x.shape[-1] != d:
+    if x.ndim not in (1, 2) or x.shape[-1] != d:
         raise ValueError(f"x0 has shape {tuple(x.shape)}: expected ({d},) or (R, {d})")
     x = x.expand(R, d).clone()
     T_run = torch.as_tensor(T_arr, device=device).expand(R)

@@ -32,8 +32,8 @@ from problems import FullBatch, make_problem
 from problems.pl_sine import PLSine
 
 from ..claim import Claim, Context
-from ..pivot import number, seed_matrix
-from ..stats import check_bound, combine_verdicts, estimate_plateau, monotone_verdict
+from ..pivot import fit_dict, number, seed_matrix
+from ..stats import check_bound, combine_verdicts, estimate_plateau, fit_loglog_slope, monotone_verdict
 from ..sweep import Point, run_points, theory_rows
 from .unified_thm3_2_bound import bound_fn, neighbourhood_fn, rho_max_fn, gamma_max_fn, step_sizes
 
@@ -99,7 +99,8 @@ def _theory(rows: pd.DataFrame, metric: str) -> pd.Series:
 
 def judge(rows):
     r = rows[rows["metric"].isin(["f_gap", "bound", "floor", "roundoff"])]
-    regime, parts, numbers, text = [], [], {}, []
+    regime, parts, numbers, text, fits = [], [], {}, [], {}
+    headline = (-np.inf, np.nan, np.nan)
     for pname, gp in r.groupby("problem", sort=False):
         lam_rows = sorted(gp.groupby("point", sort=False), key=lambda kv: _lam(kv[0]))
         plateaus = []
@@ -110,7 +111,6 @@ def judge(rows):
             eps = float(_theory(g, "roundoff").iloc[0])
             bound = _theory(g, "bound").loc[t].to_numpy(dtype=float)
             bc = check_bound(Y, bound + eps)
-            pl = estimate_plateau(t, Y, tail_fraction=TAIL)
             if lam == 0:
                 final = Y[:, -1]
                 reached = bool(np.all(np.abs(final) <= eps))
@@ -121,6 +121,7 @@ def judge(rows):
                        f"{'<=' if reached else '>'} round-off level {eps:.3g} (reached at t={t_hit})")
                 est, lo, hi = float(np.max(np.abs(final))), float(np.min(final)), float(np.max(final))
             else:
+                pl = estimate_plateau(t, Y, tail_fraction=TAIL)
                 plateaus.append(pl)
                 if pl.ci_high <= N:
                     v = "holds"
@@ -143,10 +144,22 @@ def judge(rows):
         ratios = np.array([p.level / n for p, n in zip(plateaus, Ns)])
         k = int(np.argmax(ratios))
         hi_pl = plateaus[-1]
+        # plateau against lambda on log-log axes (N(lambda) grows like lambda^2): per-seed tail means
+        tails = []
+        for p_, g_ in lam_rows:
+            if _lam(p_) > 0:
+                t_, Y_ = seed_matrix(g_, "f_gap", axis="t", final=False)
+                tails.append(Y_[:, t_ >= (1 - TAIL) * t_.max()].mean(axis=1))
+        fit = fit_loglog_slope(np.array(lams), np.column_stack(tails))
+        fits[pname] = fit
+        numbers[f"plateau_lambda_exponent_{pname}"] = number(fit.slope, fit.ci_low, fit.ci_high)
+        if ratios[k] > headline[0]:
+            headline = (float(ratios[k]), float(plateaus[k].ci_low / Ns[k]), float(plateaus[k].ci_high / Ns[k]))
         numbers[f"plateau_lambda{lams[-1]:g}_{pname}"] = number(hi_pl.level, hi_pl.ci_low, hi_pl.ci_high)
         numbers[f"max_plateau_over_N_{pname}"] = number(ratios[k], plateaus[k].ci_low / Ns[k], plateaus[k].ci_high / Ns[k])
         text.append(f"{pname}: {mwhy.split(':')[0]}; plateaus " +
                     ", ".join(f"lambda={l:g}: {p.level:.3g}" for l, p in zip(lams, plateaus)) +
+                    f"; plateau ~ lambda^{fit.slope:.2f} [{fit.ci_low:.2f}, {fit.ci_high:.2f}] (N ~ lambda^2)"
                     f"; max plateau/N {ratios[k]:.3g} at lambda={lams[k]:g}")
     verdict = combine_verdicts(parts)
     lam0 = [e for e in regime if e["point"].startswith("lambda=0,") or e["point"] == "lambda=0"]
@@ -154,10 +167,11 @@ def judge(rows):
     bad = [e for e in regime if e["verdict"] != "holds"]
     bad_txt = ("; not holding: " + "; ".join(f"{e['point']}: {e['reason']}" for e in bad[:3])) if bad else ""
     reason = f"{lam0_txt}; " + "; ".join(text) + bad_txt
-    first = next(iter(numbers.values()))
+    fit0 = next(iter(fits.values()))
     return {"verdict": verdict, "reason": reason,
-            "measured": "; ".join(text) + " (deterministic: seeds identical, CIs of zero width)",
-            "estimate": first["value"], "ci_low": first["ci_low"], "ci_high": first["ci_high"], "fit": None,
+            "measured": f"largest plateau/N(lambda) {headline[0]:.3g}; " + "; ".join(text)
+                        + " (deterministic: seeds identical, CIs of zero width)",
+            "estimate": headline[0], "ci_low": headline[1], "ci_high": headline[2], "fit": fit_dict(fit0),
             "regime_map": regime, "bound_margin": None, "numbers": numbers}
 
 
