@@ -97,7 +97,7 @@ def check_value(p: Param, v, R: Optional[int] = None) -> None:
     bad_hi = vals >= p.hi if p.hi_open else vals > p.hi
     bad = ~np.isfinite(vals) | bad_lo | bad_hi
     if bad.any():
-        shown = vals[bad][0] if vals.size > 1 else v
+        shown = float(vals[bad][0]) if vals.size > 1 else v
         raise ValueError(f"{p.name}={shown!r} is not allowed: must be {p.allowed()}")
 
 
