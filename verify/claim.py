@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass, field
-from typing import Callable, Optional
+from typing import Any, Callable, Optional
 
 import pandas as pd
 import torch
@@ -19,7 +19,10 @@ VERDICTS = ("holds", "violated", "inconclusive")
 
 @dataclass
 class Context:
-    """How a claim is run: grid size, repetitions, device, dtype, global seed, memory budget."""
+    """How a claim is run: grid size, repetitions, device, dtype, global seed, memory budget, and
+    where its batches run (see verify.executors): executor 'local' (default), 'dask' (LocalCluster of
+    ``workers`` processes, or the cluster at ``scheduler``) or 'slurm'; finished batches are cached
+    under ``cache_dir`` (None: no cache). ``batches`` collects one provenance entry per batch."""
 
     quick: bool = True
     seeds: int = 8
@@ -28,6 +31,11 @@ class Context:
     seed: int = 0
     max_memory: float = 2e9
     progress: bool = True
+    executor: Any = "local"
+    workers: Optional[int] = None
+    scheduler: Optional[str] = None
+    cache_dir: Optional[str] = None
+    batches: list = field(default_factory=list, repr=False, compare=False)
 
     def derive_seed(self, *parts) -> int:
         """A 63-bit seed from (global seed, claim, problem, algorithm, batch label, ...)."""

@@ -37,6 +37,17 @@ def _parser() -> argparse.ArgumentParser:
     r.add_argument("--max-memory", type=float, default=2e9, help="bytes per engine batch (default 2e9)")
     r.add_argument("--strict", action="store_true", help="exit 1 when a verdict differs from the expected one")
     r.add_argument("--no-report", action="store_true", help="skip figures and the report page")
+    r.add_argument("--executor", default="local", choices=["local", "dask", "slurm"],
+                   help="where the grid's batches run: local (default, in-process), dask (a LocalCluster of "
+                        "--workers processes, or --scheduler ADDRESS), slurm (submitit); dask/slurm need "
+                        "pip install -e \".[distributed]\"")
+    r.add_argument("--workers", type=int, help="dask LocalCluster processes (default: one per CPU); "
+                   "slurm: array tasks running at once")
+    r.add_argument("--scheduler", help="address of an existing dask scheduler (with --executor dask)")
+    cg = r.add_mutually_exclusive_group()
+    cg.add_argument("--cache", help="cache of finished batches, reused on rerun "
+                    "(default: OUT/.cache with --out, else results/.cache)")
+    cg.add_argument("--no-cache", action="store_true", help="neither read nor write the batch cache")
     ck = sub.add_parser("check", help="CI gate: quick grid of every claim against the stored baseline")
     ck.add_argument("--baseline", help="baseline JSON (default: verify/baseline.json)")
     ck.add_argument("--update-baseline", action="store_true", help="rewrite the baseline and print the diff")
@@ -70,8 +81,32 @@ def _context(args) -> Context:
     if args.max_memory <= 0:
         raise UsageError(f"--max-memory {args.max_memory}: must be > 0 bytes")
     dtype = torch.float64 if args.dtype == "float64" else torch.float32
+    executor = getattr(args, "executor", "local")
+    if getattr(args, "workers", None) is not None and args.workers < 1:
+        raise UsageError(f"--workers {args.workers}: must be >= 1")
+    if getattr(args, "scheduler", None) and executor != "dask":
+        raise UsageError("--scheduler needs --executor dask")
+    if executor != "local":
+        from .executors import MissingExtra, require
+        try:
+            require(executor)
+        except MissingExtra as e:
+            raise UsageError(str(e)) from None
     return Context(quick=not args.full, seeds=args.seeds, device=args.device, dtype=dtype, seed=args.seed,
-                   max_memory=args.max_memory, progress=sys.stderr.isatty())
+                   max_memory=args.max_memory, progress=sys.stderr.isatty(), executor=executor,
+                   workers=getattr(args, "workers", None), scheduler=getattr(args, "scheduler", None))
+
+
+def _cache_dir(args) -> str | None:
+    if getattr(args, "no_cache", False):
+        return None
+    path = Path(args.cache) if getattr(args, "cache", None) else (
+        Path(args.out) / ".cache" if args.out else Path("results") / ".cache")
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise UsageError(f"--cache {path}: cannot create the directory ({e.strerror})") from None
+    return str(path)
 
 
 def _fmt(v, digits=3) -> str:
@@ -134,8 +169,15 @@ def cmd_rates(args, argv) -> int:
               f"(claims exist for {', '.join(sorted({a for c in all_claims().values() for a in c.algorithms}))})")
         return 0
     out = _check_out(args.out)
-    rows, verdicts = run_claims(claims, ctx)
+    ctx.cache_dir = _cache_dir(args)
+    from .executors import close_all, get_executor
+    try:
+        executor = get_executor(ctx).describe()
+        rows, verdicts = run_claims(claims, ctx)
+    finally:
+        close_all()
     prov = provenance(ctx, ["python -m verify", *argv], started, [c.id for c in claims])
+    prov.update({"executor": executor, "cache_dir": ctx.cache_dir, "batches": ctx.batches})
     paths = write_results(out, rows, verdicts, prov)
     print(verdict_table(verdicts))
     print(f"\nresults: {paths['results']}\nverdicts: {paths['verdicts']}\nprovenance: {paths['provenance']}")

@@ -13,11 +13,10 @@ from typing import Optional
 import numpy as np
 import pandas as pd
 
-from optim.batched import run as engine_run
 from optim.schedules import Schedule
 
 from .claim import Context
-from .results import trace_rows
+from .executors import Batch, run_batches
 
 
 @dataclass
@@ -62,23 +61,24 @@ def run_points(ctx: Context, claim: str, algorithm: str, problem, sampler, point
     K = ctx.seeds
     per_chunk = max(1, int(ctx.max_memory // (bytes_per_run(problem.d, max(p.T for p in points)) * K)))
     seed = ctx.derive_seed(claim, problem_name, algorithm, label)
-    frames = []
-    for start in range(0, len(points), per_chunk):
+    batches = []
+    for index, start in enumerate(range(0, len(points), per_chunk)):
         chunk = points[start:start + per_chunk]
         hp = _stack(chunk, K)
         T = np.repeat([p.T for p in chunk], K)
         groups = np.tile(np.arange(K), len(chunk))
-        trace = engine_run(algorithm, problem, sampler, hp, T=T, R=len(T), x0=x0, seed=seed, device=ctx.device,
-                           dtype=ctx.dtype, checkpoints=checkpoints, val_sampler=val_sampler, groups=groups)
         meta = pd.DataFrame({
             "claim": claim, "algorithm": algorithm, "problem": problem_name,
             "sampler": sampler_name or sampler.name,
             "point": np.repeat([p.label for p in chunk], K),
             "params": np.repeat([json.dumps({**_plain(p.hp), "b": p.b, **p.info}, sort_keys=True) for p in chunk], K),
             "seed": groups, "T": T, "b": np.repeat([p.b for p in chunk], K)})
-        frames.append(trace_rows(trace, meta))
-    return pd.concat(frames, ignore_index=True)
-
+        batches.append(Batch(claim=claim, label=label, index=index, algorithm=algorithm, problem=problem,
+                             problem_name=problem_name, sampler=sampler, hp=hp, T=T, groups=groups, seed=seed,
+                             meta=meta, device=ctx.device, dtype=ctx.dtype, x0=x0, checkpoints=checkpoints,
+                             val_sampler=val_sampler))
+    # each chunk is one unit of work for ctx's executor (local, dask, slurm), cached when ctx.cache_dir is set
+    return run_batches(ctx, batches)
 
 def _plain(hp: dict) -> dict:
     out = {}
