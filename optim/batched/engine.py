@@ -153,18 +153,35 @@ def run(algorithm: str, problem, sampler: Sampler, hp: Optional[dict] = None, *,
         for k, v in vals.items():
             rec[k].append(torch.where(diverged, float("nan"), v).cpu().numpy())
 
+    # CPU fast path (bit-identical): while every run shares one horizon and none has diverged, all runs
+    # are active, so one check |x|_max <= blowup (False for NaN/inf when blowup is finite) replaces the
+    # isfinite test and the per-step torch.where masks; the first flagged run falls back to the masks.
+    fast = device.type == "cpu" and bool((T_run == T_max).all()) and np.isfinite(blowup)
     for t in range(T_max + 1):
         gsq = (problem.grad(x) ** 2).sum(-1) if (running or t in ckpt_set or t == T_max) else None
         if t in ckpt_set:
             snapshot(t, gsq)
         if t == T_max:
             break
-        active = (t < T_run) & ~diverged
+        if running or not fast:
+            active = (t < T_run) & ~diverged
         if running:
             gsum = torch.where(active, gsum + gsq, gsum)
             gmin = torch.where(active, torch.minimum(gmin, gsq), gmin)
             tail = torch.where(active & (t >= tail_start), tail + gsq, tail)
         x_new = rule.step(x, t, draw(t))
+        if fast:
+            ok = x_new.abs().amax(-1) <= blowup
+            if bool(ok.all()):
+                x = x_new
+                extras.update(rule.out)
+                if trajectory:
+                    traj.append(x.clone())
+                    for k in extras:
+                        ext_traj[k].append(extras[k].cpu().numpy())
+                continue
+            fast = False
+            active = (t < T_run) & ~diverged
         bad = active & ~(torch.isfinite(x_new).all(-1) & (x_new.abs().amax(-1) <= blowup))
         div_at = torch.where(bad, t, div_at)
         diverged = diverged | bad

@@ -16,7 +16,10 @@ from ..schedules import Schedule
 def unit(s: torch.Tensor, norm_eps: float) -> torch.Tensor:
     """s / (||s|| + norm_eps) row-wise, 0 where that denominator is 0."""
     nrm = torch.linalg.vector_norm(s, dim=-1, keepdim=True) + norm_eps
-    return torch.where(nrm > 0, s / torch.where(nrm > 0, nrm, 1.0), 0.0)
+    pos = nrm > 0
+    if s.device.type == "cpu" and bool(pos.all()):  # the masks select s / nrm everywhere: skip them
+        return s / nrm
+    return torch.where(pos, s / torch.where(pos, nrm, 1.0), 0.0)
 
 
 def asam_direction(x: torch.Tensor, s: torch.Tensor, operator: str, eta_A, norm_eps: float) -> torch.Tensor:

@@ -1,0 +1,457 @@
+"""Throughput of the batched engine against the per-run loop a user would write today.
+
+For SAM, Unified SAM, AdaSAM, LightSAM-I and LETS-SAM on a quadratic (``Quadratic.with_condition``,
+Gaussian gradient noise) and on ridge (``make_problem("ridge")``, uniform single-element sampler):
+
+(a) baseline: a ``torch.optim.Optimizer`` subclass doing the two-step SAM update (``first_step``:
+    e = perturbation(g), x += e; ``second_step``: x -= e, then the base optimizer's step) on one (d,)
+    parameter, the problem's analytic torch gradient written into ``p.grad``, one run after another.
+    It is measured on ``BASE_RUNS`` runs of T steps and scaled linearly to R runs (runs are
+    sequential, so its run-steps per second do not depend on R). The analytic gradient is the
+    *faster* baseline; an autograd variant (loss.backward()) is also timed for SAM
+    (``baseline_autograd_steps_per_s``).
+(b) engine: ``optim.batched.run(..., running=False)`` with R runs at once (default log checkpoints,
+    which cost a few extra gradient evaluations: they are part of what the engine does and are
+    included in the timing, but not in the flop count).
+
+Reported per (algorithm, problem, R, d): run-steps/s of both, ``speedup_vs_per_run_loop`` = (b)/(a),
+``gflops`` (flops of the oracle calls only: quadratic 2 R d^2 per gradient / f / Hessian-vector
+product; ridge with batch b about 4 R b d per gradient or HVP and 2 R b d per f), ``roofline_fraction``
+= gflops / the GFLOP/s of a plain batched matmul of the same shapes timed in the same process
+(quadratic: (R, d) x (d, d); ridge: the two bmm's (R, b, d) x (R, d, 1) and (R, 1, b) x (R, b, d)),
+and ``peak_mem_bytes`` (CUDA: torch.cuda.max_memory_allocated; CPU: peak RSS increase during one
+engine call over the RSS before it, sampled every 2 ms by a thread; the allocator reuses freed pages,
+so on CPU this is a lower bound: ``process_max_rss_bytes`` is also given).
+Timings are medians of repeated runs after a warm-up (time.perf_counter); the load average is recorded.
+
+Memory of each algorithm's state, bytes per run per coordinate in float64 (COUNTED from the
+persistent tensors each rule keeps: the iterate x plus the rule's state; the script recounts them
+from ``make_rule`` at run time and writes ``state_bytes_per_run_per_coord`` to the JSON). Per-step
+temporaries (s, e, x + e, g, x_new, the noise sample) add about 5-7 (R, d) tensors on top.
+
+    algorithm    (R, d) tensors kept        bytes / run / coord   (R, 1) scalars per run
+    sam          x                          8                     -
+    unified_sam  x                          8                     -
+    adasam       x, m, v, vhat              32                    -
+    lightsam1    x                          8                     u, v (+16/d)
+    lets_sam     x                          8                     rho (+8/d)
+
+CLI: python benchmarks/throughput.py [--quick] [--device cpu|cuda] [--threads N] [--out PATH]
+"""
+from __future__ import annotations
+
+import argparse
+import datetime
+import json
+import math
+import os
+import platform
+import resource
+import statistics
+import sys
+import threading
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+import problems  # noqa: E402
+from optim.batched import run  # noqa: E402
+from optim.batched.rules import make_rule  # noqa: E402
+from optim.registry import validate  # noqa: E402
+
+ALGOS = ("sam", "unified_sam", "adasam", "lightsam1", "lets_sam")
+BASE_RUNS = 3
+DTYPE = torch.float64
+
+
+# ----------------------------------------------------------------------------------------------
+# problems
+
+def make(problem: str, d: int):
+    if problem == "quadratic":
+        return problems.Quadratic.with_condition(d, L=1.0, cond=10.0), problems.Gaussian(sigma=1.0)
+    p = problems.make_problem("ridge", n=max(100, 2 * d), d=d)
+    return p, problems.Uniform(batch=1)
+
+
+def hparams(algo: str, problem, sampler) -> dict:
+    """Stable hyperparameters (no run may diverge: that would time the fallback path)."""
+    L = problem.L_max if problem.finite_sum else problem.L
+    hp = {"lr": min(0.1, 0.5 / L), "rho": 0.05}
+    if algo == "unified_sam":
+        hp["lam"] = 0.5
+    return hp
+
+
+def oracle_flops(algo: str, problem: str, R: int, d: int, b: int = 1) -> float:
+    """Flops of the oracle calls of one step for R runs (see the module docstring)."""
+    if problem == "quadratic":
+        mm = 2.0 * R * d * d
+        return (7 if algo == "lets_sam" else 2) * mm  # LETS: 2 grads, 2 f, 2 grads at x1, 1 HVP
+    g, f = 4.0 * R * b * d, 2.0 * R * b * d
+    return 5 * g + 2 * f if algo == "lets_sam" else 2 * g
+
+
+# ----------------------------------------------------------------------------------------------
+# the per-run baseline: torch.optim.Optimizer subclasses, as a user writes them
+
+class AMSGradNoBias(torch.optim.Optimizer):
+    """AdaSAM's descent: m = b1 m + (1-b1) g, v = b2 v + (1-b2) g^2, vhat = max(vhat, v),
+    x -= lr m / sqrt(vhat); m0 = v0 = 0, vhat0 = eps^2 (no bias correction)."""
+
+    def __init__(self, params, lr, b1=0.9, b2=0.999, eps=1e-8):
+        super().__init__(params, dict(lr=lr, b1=b1, b2=b2, eps=eps))
+
+    @torch.no_grad()
+    def step(self):
+        for group in self.param_groups:
+            for p in group["params"]:
+                st = self.state[p]
+                if not st:
+                    st["m"] = torch.zeros_like(p)
+                    st["v"] = torch.zeros_like(p)
+                    st["vhat"] = torch.full_like(p, group["eps"] ** 2)
+                g = p.grad
+                st["m"].mul_(group["b1"]).add_(g, alpha=1 - group["b1"])
+                st["v"].mul_(group["b2"]).addcmul_(g, g, value=1 - group["b2"])
+                torch.maximum(st["vhat"], st["v"], out=st["vhat"])
+                p.addcdiv_(st["m"], st["vhat"].sqrt(), value=-group["lr"])
+
+
+class AdaGradNorm(torch.optim.Optimizer):
+    """LightSAM-I's descent: v += ||g||^2, x -= lr g / sqrt(v), v0 = eps^2."""
+
+    def __init__(self, params, lr, eps=1e-8):
+        super().__init__(params, dict(lr=lr, eps=eps))
+
+    @torch.no_grad()
+    def step(self):
+        for group in self.param_groups:
+            for p in group["params"]:
+                st = self.state[p]
+                if not st:
+                    st["v"] = torch.tensor(group["eps"] ** 2, dtype=p.dtype)
+                st["v"] += (p.grad * p.grad).sum()
+                p.sub_(group["lr"] * p.grad / st["v"].sqrt())
+
+
+class TwoStepSAM(torch.optim.Optimizer):
+    """The usual SAM wrapper (first_step / second_step around a base optimizer).
+
+    perturb: "sam" e = rho g/||g||; "unified" e = rho ((1-lam) g + lam g/||g||); "lightsam1"
+    u += ||g||^2, e = rho g / sqrt(u)."""
+
+    def __init__(self, params, base_cls, rho, perturb="sam", lam=0.5, eps=1e-8, **base_kw):
+        super().__init__(params, dict(rho=rho, lam=lam, eps=eps))
+        self.perturb = perturb
+        self.base_optimizer = base_cls(self.param_groups, **base_kw)
+
+    @torch.no_grad()
+    def first_step(self):
+        for group in self.param_groups:
+            for p in group["params"]:
+                g, st = p.grad, self.state[p]
+                if self.perturb == "lightsam1":
+                    if "u" not in st:
+                        st["u"] = torch.tensor(group["eps"] ** 2, dtype=p.dtype)
+                    st["u"] += (g * g).sum()
+                    e = group["rho"] * g / st["u"].sqrt()
+                else:
+                    n = g / g.norm()
+                    e = group["rho"] * n if self.perturb == "sam" else \
+                        group["rho"] * ((1 - group["lam"]) * g + group["lam"] * n)
+                    st["n"] = n
+                p.add_(e)
+                st["e"] = e
+
+    @torch.no_grad()
+    def second_step(self):
+        for group in self.param_groups:
+            for p in group["params"]:
+                p.sub_(self.state[p]["e"])
+        self.base_optimizer.step()
+
+
+class LETSSAM(TwoStepSAM):
+    """LETS-SAM (defaults: exact HVP, clamp0, lower_first): a SAM step with radius rho, then
+    rho -= beta * Delta * <grad_val(x1) - grad_tr(x1), -lr H(w) n>, clamped at 0."""
+
+    def __init__(self, params, lr, rho, beta):
+        super().__init__(params, torch.optim.SGD, rho, "sam", lr=lr)
+        self.beta, self.lr = beta, lr
+
+    @torch.no_grad()
+    def hyper_step(self, w, oracles):
+        group = self.param_groups[0]
+        p = group["params"][0]
+        f_val, f_tr, g_val, g_tr, hvp = oracles
+        x1 = p.detach()
+        delta = f_val(x1) - f_tr(x1)
+        hg = delta * ((g_val(x1) - g_tr(x1)) * (-self.lr * hvp(w, self.state[p]["n"]))).sum()
+        group["rho"] = max(group["rho"] - self.beta * float(hg), 0.0)
+
+
+def _one(s: problems.Sample) -> problems.Sample:
+    return s._map(lambda a: a[0])
+
+
+def baseline(algo: str, problem, sampler, hp: dict, T: int, runs: int, autograd: bool = False) -> float:
+    """Seconds per run-step of the per-run loop (runs one after another)."""
+    d = problem.d
+    val = getattr(problem, "val", None) or problem
+    t0 = time.perf_counter()
+    for r in range(runs):
+        x = torch.nn.Parameter(torch.ones(d, dtype=DTYPE))
+        if algo == "sam":
+            opt = TwoStepSAM([x], torch.optim.SGD, hp["rho"], "sam", lr=hp["lr"])
+        elif algo == "unified_sam":
+            opt = TwoStepSAM([x], torch.optim.SGD, hp["rho"], "unified", lam=hp["lam"], lr=hp["lr"])
+        elif algo == "adasam":
+            opt = TwoStepSAM([x], AMSGradNoBias, hp["rho"], "sam", lr=hp["lr"])
+        elif algo == "lightsam1":
+            opt = TwoStepSAM([x], AdaGradNorm, hp["rho"], "lightsam1", lr=hp["lr"])
+        else:
+            opt = LETSSAM([x], hp["lr"], hp["rho"], 0.01)
+        gen = torch.Generator().manual_seed(r)
+
+        def set_grad(s):
+            if autograd:
+                x.grad = None
+                problem.stoch_f(x, s).backward()
+            else:
+                with torch.no_grad():
+                    x.grad = problem.stoch_grad(x.detach(), s)
+
+        for _ in range(T):
+            s = _one(sampler.draw(problem, 1, gen, DTYPE))
+            set_grad(s)
+            opt.first_step()
+            if algo == "lets_sam":
+                w = x.detach().clone()
+            set_grad(s)
+            opt.second_step()
+            if algo == "lets_sam":
+                v = _one(sampler.draw(val, 1, gen, DTYPE))
+                opt.hyper_step(w, (lambda z: val.stoch_f(z, v), lambda z: problem.stoch_f(z, s),
+                                   lambda z: val.stoch_grad(z, v), lambda z: problem.stoch_grad(z, s),
+                                   lambda z, n: problem.stoch_hvp(z, n, s)))
+    return (time.perf_counter() - t0) / (runs * T)
+
+
+# ----------------------------------------------------------------------------------------------
+# engine, roofline, memory
+
+def _rss() -> int:
+    with open("/proc/self/statm") as fh:
+        return int(fh.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+
+
+class PeakRSS:
+    """Peak RSS increase (bytes) while the block runs, sampled by a thread every 2 ms."""
+
+    def __enter__(self):
+        self.base = self.peak = _rss()
+        self._stop = threading.Event()
+        self._t = threading.Thread(target=self._poll, daemon=True)
+        self._t.start()
+        return self
+
+    def _poll(self):
+        while not self._stop.wait(0.002):
+            self.peak = max(self.peak, _rss())
+
+    def __exit__(self, *exc):
+        self._stop.set()
+        self._t.join()
+        self.peak = max(self.peak, _rss())
+        self.delta = self.peak - self.base
+
+
+def sync(device):
+    if device.type == "cuda":
+        torch.cuda.synchronize()
+
+
+def time_engine(algo, problem, sampler, hp, R, T, reps, device):
+    kw = dict(T=T, R=R, running=False, device=device, dtype=DTYPE)
+    if device.type == "cuda":
+        torch.cuda.reset_peak_memory_stats()
+    with PeakRSS() as mem:  # the warm-up call, also the memory measurement
+        tr = run(algo, problem, sampler, hp, seed=0, **kw)
+    sync(device)
+    peak = torch.cuda.max_memory_allocated() if device.type == "cuda" else mem.delta
+    ts = []
+    for k in range(reps):
+        t0 = time.perf_counter()
+        run(algo, problem, sampler, hp, seed=k + 1, **kw)
+        sync(device)
+        ts.append(time.perf_counter() - t0)
+    return statistics.median(ts), ts, peak, int(tr.n_diverged)
+
+
+def roofline(problem_name, problem, R, d, device, reps=7, min_time=0.05):
+    """GFLOP/s of a plain batched matmul with the shapes of the problem's gradient."""
+    g = torch.Generator(device=device).manual_seed(0)
+    if problem_name == "quadratic":
+        x = torch.randn(R, d, generator=g, device=device, dtype=DTYPE)
+        H = torch.randn(d, d, generator=g, device=device, dtype=DTYPE)
+        op, flops = (lambda: torch.matmul(x, H)), 2.0 * R * d * d
+    else:
+        A = torch.randn(R, 1, d, generator=g, device=device, dtype=DTYPE)
+        x = torch.randn(R, d, 1, generator=g, device=device, dtype=DTYPE)
+        c = torch.randn(R, 1, 1, generator=g, device=device, dtype=DTYPE)
+        op, flops = (lambda: (torch.bmm(A, x), torch.bmm(c, A))), 4.0 * R * d
+    op()
+    sync(device)
+    t0 = time.perf_counter()
+    op()
+    sync(device)
+    n = max(1, int(min_time / max(time.perf_counter() - t0, 1e-7)))
+    ts = []
+    for _ in range(reps):
+        t0 = time.perf_counter()
+        for _ in range(n):
+            op()
+        sync(device)
+        ts.append((time.perf_counter() - t0) / n)
+    return flops / statistics.median(ts) / 1e9
+
+
+def state_bytes(algo, problem, sampler, R, d, device):
+    """Bytes per run per coordinate of x plus the rule's persistent state, counted from the tensors."""
+    hp = validate(algo, hparams(algo, problem, sampler), R)
+    like = torch.zeros((), dtype=DTYPE, device=device)
+    rule = make_rule(algo, problem, hp, R, d, like)
+    tensors = [like.new_zeros(R, d)] + [v for v in rule.state.values()]
+    return sum(t.numel() * t.element_size() for t in tensors) / (R * d)
+
+
+# ----------------------------------------------------------------------------------------------
+
+def device_name(device):
+    if device.type == "cuda":
+        return torch.cuda.get_device_name(device)
+    try:
+        with open("/proc/cpuinfo") as fh:
+            for line in fh:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def plot(results, path: Path):
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    ds = sorted({r["d"] for r in results})
+    fig, axes = plt.subplots(1, len(ds), figsize=(4.2 * len(ds), 3.6), squeeze=False)
+    for ax, d in zip(axes[0], ds):
+        for (algo, prob), ls in [((a, p), "-" if p == "quadratic" else "--")
+                                 for a in ALGOS for p in ("quadratic", "ridge")]:
+            rows = sorted((r for r in results if r["d"] == d and r["algorithm"] == algo and r["problem"] == prob),
+                          key=lambda r: r["R"])
+            if rows:
+                ax.loglog([r["R"] for r in rows], [r["speedup_vs_per_run_loop"] for r in rows], ls, marker="o",
+                          ms=3, label=f"{algo} ({prob})", color=f"C{ALGOS.index(algo)}")
+        ax.axhline(1.0, color="grey", lw=0.8)
+        ax.set_title(f"d = {d}")
+        ax.set_xlabel("runs R")
+        ax.grid(True, which="both", lw=0.3)
+    axes[0][0].set_ylabel("speedup vs per-run loop")
+    axes[0][-1].legend(fontsize=6)
+    fig.tight_layout()
+    fig.savefig(path.with_suffix(".png"), dpi=150)
+    fig.savefig(path.with_suffix(".pdf"))
+    plt.close(fig)
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--quick", action="store_true", help="small grid (under 3 minutes on 2 cores)")
+    ap.add_argument("--device", default="cpu", choices=("cpu", "cuda"))
+    ap.add_argument("--threads", type=int, default=None, help="torch intra-op threads (default: torch's)")
+    ap.add_argument("--out", default="benchmarks/results/throughput.json")
+    args = ap.parse_args(argv)
+    device = torch.device(args.device)
+    if device.type == "cuda" and not torch.cuda.is_available():
+        print("error: --device cuda but torch.cuda.is_available() is False", file=sys.stderr)
+        return 2
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    if args.quick:
+        Rs, ds, algos, reps = (1, 16, 256, 1024), (10, 100), ALGOS, 3
+        T_of = lambda R, d: 100  # noqa: E731
+        T_base = 50
+    else:
+        Rs, ds, algos, reps = (1, 16, 256, 1024, 4096), (10, 100, 1000), ALGOS, 5
+        T_of = lambda R, d: int(np.clip(2e9 / (R * d * d), 50, 400))  # noqa: E731
+        T_base = 200
+    out = Path(args.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    load0 = os.getloadavg()
+    start = time.perf_counter()
+    results, baselines, states = [], {}, {}
+    for prob in ("quadratic", "ridge"):
+        for d in ds:
+            problem, sampler = make(prob, d)
+            roof = {R: roofline(prob, problem, R, d, device) for R in Rs}
+            for algo in algos:
+                hp = hparams(algo, problem, sampler)
+                states[algo] = state_bytes(algo, problem, sampler, 4, d, device)
+                baseline(algo, problem, sampler, hp, 5, 1)  # warm-up
+                bt = statistics.median(baseline(algo, problem, sampler, hp, T_base, BASE_RUNS) for _ in range(3))
+                ag = (statistics.median(baseline(algo, problem, sampler, hp, T_base, BASE_RUNS, autograd=True)
+                                        for _ in range(3)) if algo == "sam" else None)
+                baselines[(algo, prob, d)] = bt
+                for R in Rs:
+                    T = T_of(R, d)
+                    med, ts, peak, ndiv = time_engine(algo, problem, sampler, hp, R, T, reps, device)
+                    eng = R * T / med
+                    gflops = oracle_flops(algo, prob, R, d) * T / med / 1e9
+                    row = dict(algorithm=algo, problem=prob, R=R, d=d, T=T,
+                               steps_per_s_engine=eng, steps_per_s_baseline=1.0 / bt,
+                               speedup_vs_per_run_loop=eng * bt, gflops=gflops,
+                               roofline_gflops=roof[R], roofline_fraction=gflops / roof[R],
+                               peak_mem_bytes=int(peak),
+                               process_max_rss_bytes=resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024,
+                               state_bytes_per_run_per_coord=state_bytes(algo, problem, sampler, R, d, device),
+                               engine_times_s=ts, n_diverged=ndiv,
+                               baseline_autograd_steps_per_s=None if ag is None else 1.0 / ag,
+                               baseline_runs_measured=BASE_RUNS, baseline_T=T_base)
+                    results.append(row)
+                    print(f"{algo:12s} {prob:9s} d={d:5d} R={R:5d} T={T:4d} engine {eng:11.0f} st/s "
+                          f"base {1 / bt:8.0f} st/s speedup {eng * bt:8.1f}x {gflops:7.3f} GF/s "
+                          f"roof {gflops / roof[R]:5.1%} peak {peak / 2**20:7.1f} MiB", flush=True)
+    meta = dict(torch_version=torch.__version__, device=str(device), device_name=device_name(device),
+                threads=torch.get_num_threads(), cpu_count=os.cpu_count(), dtype=str(DTYPE),
+                date=datetime.datetime.now().isoformat(timespec="seconds"), python=platform.python_version(),
+                quick=args.quick, loadavg_start=load0, loadavg_end=os.getloadavg(),
+                wall_s=time.perf_counter() - start,
+                baseline_note=(f"per-run loop (torch.optim.Optimizer two-step SAM, analytic torch gradient) "
+                               f"measured on {BASE_RUNS} runs of baseline_T steps, median of 3, scaled "
+                               "linearly in R"),
+                flops_note="oracle flops only: quadratic 2Rd^2 per grad/f/hvp (SAM family 2, LETS 7 per "
+                           "step); ridge batch 1: 4Rd per grad/hvp, 2Rd per f (SAM family 2 grads, LETS 5 "
+                           "grad/hvp + 2 f)",
+                roofline_note="quadratic: torch.matmul (R,d)x(d,d); ridge: bmm (R,1,d)x(R,d,1) + "
+                              "(R,1,1)x(R,1,d); median of 7, same process",
+                memory_note=("peak_mem_bytes: CUDA max_memory_allocated; CPU peak RSS increase during the "
+                             "warm-up engine call, sampled every 2 ms (lower bound: freed pages are reused)"),
+                state_bytes_per_run_per_coord={a: states[a] for a in algos},
+                state_bytes_note="COUNTED: x plus the rule's persistent state tensors (make_rule), "
+                                 "float64, (R,1) scalars included; d of the last problem built")
+    out.write_text(json.dumps(dict(meta=meta, results=results), indent=1))
+    plot(results, out.with_suffix(".png"))
+    print(f"wrote {out} and {out.with_suffix('.png')} (+ .pdf) in {meta['wall_s']:.0f} s; "
+          f"load {load0} -> {meta['loadavg_end']}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
