@@ -67,7 +67,7 @@ class Uniform(Sampler):
     name = "uniform"
 
     def check(self, problem):
-        p = _need_finite_sum(self, problem)
+        _need_finite_sum(self, problem)
         _check_int("batch", self.batch, 1)
 
     def draw(self, problem, R, gen, dtype=torch.float64):

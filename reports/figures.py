@@ -20,17 +20,21 @@ Statistics shown (display only; the verdicts come from ``verify``):
 
 from __future__ import annotations
 
+import contextlib
+import functools
 import json
 import math
 import re
+import warnings
 from pathlib import Path
 from typing import Callable
 
+import matplotlib as mpl
 import numpy as np
 import pandas as pd
 from matplotlib.lines import Line2D
-from matplotlib.colors import LogNorm, Normalize
-from matplotlib.ticker import NullLocator
+from matplotlib.colors import LogNorm
+from matplotlib.ticker import FixedLocator, FuncFormatter, NullFormatter, NullLocator
 
 from . import style as st
 from .style import txt
@@ -38,6 +42,11 @@ from .tables import normalise_results, normalise_verdicts
 
 RUN_KEYS = ["algorithm", "problem", "sampler", "point", "seed", "T", "b"]
 THEORY_METRICS = ("bound", "floor")
+# line styles of theory: explicit bound dashed, predicted slope dash-dot,
+# predicted floor / plateau dotted
+BOUND_LS = "--"
+PRED_LS = (0, (6, 2, 1.5, 2))
+FLOOR_LS = ":"
 
 METRIC_LABELS = {
     "f_gap": r"$f(x_t) - f^\star$",
@@ -49,6 +58,15 @@ METRIC_LABELS = {
     "rho": r"$\rho_t$",
     "eff_radius": r"effective radius",
     "val_loss": r"validation loss",
+}
+# the same quantities as final values of runs of horizon T (plots against T or b)
+METRIC_LABELS_FINAL = {
+    "f_gap": r"$f(x_T) - f^\star$",
+    "grad_sq": r"$\|\nabla f(x_T)\|^2$",
+    "dist_sq": r"$\|x_T - x^\star\|^2$",
+    "grad_sq_avg": r"$\frac{1}{T}\sum_{t<T}\|\nabla f(x_t)\|^2$",
+    "grad_sq_tail_avg": r"$\frac{2}{T}\sum_{T/2\leq t<T}\|\nabla f(x_t)\|^2$",
+    "grad_sq_min": r"$\min_{t\leq T}\|\nabla f(x_t)\|^2$",
 }
 METRIC_SHORT = {
     "f_gap": r"$f - f^\star$",
@@ -105,13 +123,15 @@ PARAM_ALIASES = {
 
 CAPTIONS = {
     "rate": "Metric against the axis of the claim on log-log axes: faint lines are "
-            "individual seeds, markers the mean over non-diverged seeds with a 95% band; "
-            "the legend gives the fitted slope with its CI, the predicted slope or explicit "
-            "bound (dashed) and the count of diverged runs.",
+            "individual seeds, markers the mean over non-diverged seeds with a 95% band, "
+            "dotted the fitted line; the legend gives the fitted slope with its CI, the "
+            "predicted slope (dash-dot), the explicit bound (dashed) and the count of "
+            "diverged runs.",
     "adasam_speedup": "AdaSAM linear speedup, one row per grid point: (a) metric against T "
                       "for each batch size b; (b) the collapse metric x sqrt(bT) against bT, "
                       "flat when the O(1/sqrt(bT)) rate holds; (c) metric against b at the "
-                      "largest common T with the slope in b and its CI (dashed: slope -1/2).",
+                      "largest common T with the slope in b and its CI (dash-dot: predicted slope; "
+                      "* marks a slope fitted here by a bootstrap over seeds).",
     "lightsam_heatmap": "Any-rho check on the rho x eta grid: top, the final metric (mean over "
                         "non-diverged seeds, log colour; grey x = every run diverged); bottom, "
                         "the fraction of diverged runs. LightSAM variants next to SAM with SGD "
@@ -122,12 +142,14 @@ CAPTIONS = {
     "unified_importance": "Uniform against importance sampling (reweighted and unweighted): "
                           "f - f* and distance to x* against t; dotted lines are predicted floors.",
     "unified_schedule": "Constant against decreasing step schedule: f - f* against t, and the "
-                        "final f - f* against T with fitted slopes (dashed: predicted slope).",
+                        "final f - f* against T with fitted slopes (dash-dot: predicted slope; "
+                        "* marks a slope fitted here by a bootstrap over seeds).",
     "lets": "LETS: learned rho_t from several rho_0, validation loss against rho_0 "
             "(LETS against fixed-rho SAM), and the rate of the measured metric against T "
             "with the explicit bound.",
     "floor": "Negative control: metric against t with the predicted floor (dotted), and the "
-             "measured floor (final value, mean with 95% CI) against its formula (dashed: equality).",
+             "measured floor (final value, mean with 95% CI) against its formula (grey line: "
+             "equality); dashed: explicit bound where the claim has one.",
 }
 
 
@@ -143,25 +165,49 @@ def algo_name(a: str) -> str:
     return ALGO_NAMES.get(str(a), str(a))
 
 
-def metric_label(m: str, short: bool = False) -> str:
+def metric_label(m: str, short: bool = False, final: bool = False) -> str:
+    """Axis label of a metric; ``final``: its value at the end of a run of
+    horizon T (plots against T or b)."""
+    if final and not short and m in METRIC_LABELS_FINAL:
+        return METRIC_LABELS_FINAL[m]
     table = METRIC_SHORT if short else METRIC_LABELS
-    return table.get(m, txt(m))
+    label = table.get(m, txt(m))
+    if final and (short or m not in METRIC_LABELS):
+        label += " at $t=T$"
+    return label
+
+
+_KEY_RE = re.compile(r"(?<![A-Za-z0-9_])("
+                     + "|".join(sorted(map(re.escape, PARAM_SYMBOLS), key=len, reverse=True))
+                     + r")\s*=")
 
 
 def pretty_point(p: str) -> str:
-    """``"rho=1,eta=10"`` -> ``"$\\rho$=1, $\\eta$=10"`` (safe for both renderers)."""
+    """``"rho=1,eta=10"`` -> ``"$\\rho$=1, $\\eta$=10"``: known parameter
+    names become symbols wherever they appear; the rest is kept (escaped for
+    the active renderer)."""
     p = str(p)
-    if not p:
-        return ""
-    parts = re.split(r"\s*[,;]\s*", p)
+    out, pos = [], 0
+    for m in _KEY_RE.finditer(p):
+        out.append(txt(p[pos:m.start()]))
+        out.append(PARAM_SYMBOLS[m.group(1)] + "=")
+        pos = m.end()
+    out.append(txt(p[pos:]))
+    return re.sub(r",(?=\S)", ", ", "".join(out))
+
+
+def distinct_labels(labels: list[str]) -> list[str]:
+    """Drop the ``key=value`` tokens that every label shares (``"d=2 x0=0
+    lam=0"`` ... -> ``"lam=0"`` ...); labels left empty keep their full text."""
+    if len(labels) < 2:
+        return list(labels)
+    split = [[t for t in re.split(r",\s*|\s+", lab) if t] for lab in labels]
+    common = set.intersection(*(set(t for t in toks if "=" in t) for toks in split))
     out = []
-    for part in parts:
-        m = re.match(r"^\s*([A-Za-z_][A-Za-z0-9_]*)\s*=\s*(.*)$", part)
-        if m and m.group(1) in PARAM_SYMBOLS:
-            out.append(PARAM_SYMBOLS[m.group(1)] + "=" + txt(m.group(2)))
-        else:
-            out.append(txt(part))
-    return ", ".join(out)
+    for lab, toks in zip(labels, split):
+        kept = [t for t in toks if t not in common]
+        out.append(" ".join(kept) if kept else lab)
+    return out
 
 
 def claim_rows(df: pd.DataFrame, verdict: dict) -> pd.DataFrame:
@@ -183,7 +229,7 @@ def split_theory(d: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
     return meas, d[th]
 
 
-def run_counts(meas: pd.DataFrame, by: list[str] | None = None) -> tuple[int, int]:
+def run_counts(meas: pd.DataFrame) -> tuple[int, int]:
     """(number of runs, number of diverged runs) among measured rows."""
     if meas.empty:
         return 0, 0
@@ -237,7 +283,9 @@ def param_column(d: pd.DataFrame, name: str, numeric: bool = True) -> pd.Series:
     return s
 
 
+@functools.lru_cache(maxsize=256)
 def t_quantile(n: int) -> float:
+    """0.975 quantile of Student's t with n - 1 degrees of freedom."""
     if n < 2:
         return float("nan")
     try:
@@ -310,15 +358,12 @@ def bootstrap_slope(frame: pd.DataFrame, xcol: str, n_boot: int = 300, seed: int
     return slope, float(lo), float(hi)
 
 
-class _quiet:
-    def __enter__(self):
-        import warnings
-        self._w = warnings.catch_warnings()
-        self._w.__enter__()
+@contextlib.contextmanager
+def _quiet():
+    """Silence NumPy's RuntimeWarnings (means of all-NaN columns and the like)."""
+    with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)
-
-    def __exit__(self, *exc):
-        return self._w.__exit__(*exc)
+        yield
 
 
 def _num(v) -> float | None:
@@ -390,7 +435,52 @@ def set_log(ax, x: bool = True, y: bool = True):
         st.log_axis(ax.xaxis)
     if y:
         ax.set_yscale("log", nonpositive="mask")
-        st.log_axis(ax.yaxis)
+        # tall panels can carry a few labelled minor ticks over two decades
+        fig = ax.get_figure()
+        tall = fig is not None and ax.get_position().height * fig.get_figheight() >= 1.9
+        st.log_axis(ax.yaxis, minor_decades=2.0 if tall else 1.0)
+
+
+def _grid_label(x: float) -> str:
+    if not math.isfinite(x):
+        return ""
+    if 1e-3 <= abs(x) < 1e5:
+        return f"{x:g}"
+    return st.sci_text(x) if not st.usetex_on() else f"{x:.0e}"
+
+
+def grid_ticks(axis, values, max_n: int = 7) -> bool:
+    """Label a log axis exactly at the grid values (horizons T, batch sizes b)
+    when there are only a few: more informative than decades, and minor labels
+    cannot collide.  Returns whether it did."""
+    v = sorted({float(x) for x in np.asarray(values, float).ravel() if np.isfinite(x) and x > 0})
+    if not 2 <= len(v) <= max_n:
+        return False
+    axis.set_major_locator(FixedLocator(v))
+    axis.set_major_formatter(FuncFormatter(lambda x, pos=None: _grid_label(x)))
+    axis.set_minor_formatter(NullFormatter())
+    return True
+
+
+ROUND_OFF = 1e-16  # relative level below which a trajectory is at round-off
+HEADROOM = 1e4     # theory lines more than this far above the data leave the axis
+
+
+def tidy_log_ylim(ax, values) -> None:
+    """Keep a log y axis on the measured data: at most ``HEADROOM`` above the
+    largest measured value and no lower than ``ROUND_OFF`` times it (a run that
+    converges to round-off, or underflows to 1e-300, would squash every other
+    curve).  Theory lines stay visible within that window."""
+    v = np.asarray(values, float).ravel()
+    v = v[np.isfinite(v) & (v > 0)]
+    if v.size == 0:
+        return
+    hi = float(v.max())
+    b0, t0 = ax.get_ylim()
+    bottom = max(b0, hi * ROUND_OFF)
+    top = min(t0, hi * HEADROOM)
+    if top > bottom > 0:
+        ax.set_ylim(bottom, top)
 
 
 def pretty_label(s) -> str:
@@ -404,17 +494,60 @@ def blank_handle() -> Line2D:
 
 def two_row_legend(fig, row1: list, row2: list, loc: str = "outside upper center"):
     """A figure legend whose first row holds ``row1`` and second row ``row2``
-    (matplotlib fills legends column by column, so the two are interleaved)."""
+    (matplotlib fills legends column by column, so the two are interleaved);
+    when that is wider than the figure, a plain legend with fewer columns."""
     k = max(len(row1), len(row2))
     if k == 0:
-        return
-    if k > 8:
-        fig.legend(handles=row1 + row2, loc=loc, ncols=5)
-        return
+        return None
     r1 = row1 + [blank_handle() for _ in range(k - len(row1))]
     r2 = row2 + [blank_handle() for _ in range(k - len(row2))]
     handles = [h_ for pair in zip(r1, r2) for h_ in pair]
-    fig.legend(handles=handles, loc=loc, ncols=k)
+    leg = fig.legend(handles=handles, loc=loc, ncols=k)
+    if _legend_width(fig, leg) <= fig.get_figwidth() - 0.1:
+        _grow_for(fig, leg)
+        return leg
+    leg.remove()
+    return fig_legend(fig, row1 + row2, loc)
+
+
+def _grow_for(fig, leg) -> None:
+    """Make the figure taller by the legend's height: legends outside the axes
+    add to the figure instead of squeezing the panels (sizes are set for the
+    panels alone)."""
+    try:
+        renderer = fig.canvas.get_renderer()
+    except AttributeError:
+        return
+    h_in = leg.get_window_extent(renderer).height / fig.dpi
+    fig.set_figheight(fig.get_figheight() + h_in + 0.08)
+
+
+def _legend_width(fig, leg) -> float:
+    """Width in inches of a legend as it will be drawn."""
+    try:
+        renderer = fig.canvas.get_renderer()
+    except AttributeError:  # not an Agg canvas: trust the estimate
+        return 0.0
+    return leg.get_window_extent(renderer).width / fig.dpi
+
+
+def fig_legend(fig, handles, loc: str = "outside lower center", ncols: int | None = None):
+    """A figure legend with as many columns as fit the figure width: the
+    estimate of :func:`fit_ncols` is checked against the measured width and
+    lowered until the legend fits (an overflowing legend would be clipped)."""
+    handles = [h_ for h_ in handles if h_ is not None]
+    if not handles:
+        return None
+    if ncols is None:
+        ncols = fit_ncols(handles, fig.get_figwidth())
+    ncols = max(1, min(ncols, len(handles)))
+    while True:
+        leg = fig.legend(handles=handles, loc=loc, ncols=ncols)
+        if ncols == 1 or _legend_width(fig, leg) <= fig.get_figwidth() - 0.1:
+            _grow_for(fig, leg)
+            return leg
+        leg.remove()
+        ncols -= 1
 
 
 def color_for(i: int) -> str:
@@ -427,7 +560,7 @@ def diverged_handle(k: int, n: int) -> Line2D:
 
 
 def plot_mean_band(ax, a: pd.DataFrame, xcol: str, color, label=None, logy=True,
-                   marker="o", ls="-", lw=None, band=True, ms=None):
+                   marker="o", ls="-", lw=None, band=True, ms=None, alpha=0.2):
     """Mean line with markers and a 95% band from a ``seed_stats`` frame."""
     if a.empty:
         return None
@@ -443,7 +576,7 @@ def plot_mean_band(ax, a: pd.DataFrame, xcol: str, color, label=None, logy=True,
             lo = np.where(lo > 0, lo, vmin)
         ok = np.isfinite(lo) & np.isfinite(hi)
         if ok.sum() >= 2:
-            ax.fill_between(x[ok], lo[ok], hi[ok], color=color, alpha=0.2, lw=0, zorder=2)
+            ax.fill_between(x[ok], lo[ok], hi[ok], color=color, alpha=alpha, lw=0, zorder=2)
         elif ok.sum() == 1:
             ax.errorbar(x[ok], y[ok], yerr=[[y[ok][0] - lo[ok][0]], [hi[ok][0] - y[ok][0]]],
                         color=color, ls="none", capsize=2, lw=0.8)
@@ -467,9 +600,15 @@ def no_data(ax, msg: str):
 
 
 def pick_metric(meas: pd.DataFrame, verdict: dict, fallbacks=()) -> str | None:
+    """The verdict's metric when the results hold it; ``None`` when they do not
+    (the figure is skipped rather than showing another quantity).  Only a
+    verdict without a metric falls back to the first present of ``fallbacks``."""
     present = set(meas["metric"].unique()) if not meas.empty else set()
-    for m in [verdict.get("metric"), *fallbacks]:
-        if m and m in present:
+    wanted = verdict.get("metric")
+    if wanted:
+        return wanted if wanted in present else None
+    for m in fallbacks:
+        if m in present:
             return m
     return None
 
@@ -498,18 +637,34 @@ def series_label(key: dict, vary: list[str]) -> str:
         elif c == "T":
             parts.append(f"$T$={v}")
         else:
-            parts.append(txt(v))
+            parts.append(pretty_label(v))
     return ", ".join(p for p in parts if p)
 
 
-def legend_below(fig, handles, ncols: int = 2):
-    handles = [h for h in handles if h is not None]
-    if handles:
-        fig.legend(handles=handles, loc="outside lower center", ncols=ncols)
+def _label_width(label: str, fontsize: float) -> float:
+    """Rough width in inches of a legend label (mathtext commands stripped)."""
+    plain = re.sub(r"\\[A-Za-z]+", "x", label).replace("$", "").replace("{", "").replace("}", "")
+    plain = plain.replace("^", "").replace("_", "")
+    return 0.56 * fontsize / 72.0 * len(plain)
 
 
-def legend_rows(n_handles: int, ncols: int) -> int:
-    return int(math.ceil(n_handles / max(ncols, 1)))
+def fit_ncols(handles, width: float, fontsize: float | None = None, max_cols: int = 8) -> int:
+    """Most legend columns whose estimated total width fits ``width`` inches
+    (matplotlib fills legends column by column)."""
+    fs = fontsize or mpl.rcParams["legend.fontsize"]
+    fs = float(fs) if isinstance(fs, (int, float)) else 7.0
+    entry = [_label_width(h_.get_label(), fs) + 0.45 for h_ in handles]
+    n = len(entry)
+    for c in range(min(n, max_cols), 0, -1):
+        r = int(math.ceil(n / c))
+        cols = [max(entry[j * r:(j + 1) * r], default=0) for j in range(c)]
+        if sum(cols) <= width - 0.25:
+            return int(math.ceil(n / r))  # same rows, balanced columns (6 -> 3x2, not 5+1)
+    return 1
+
+
+def legend_below(fig, handles, ncols: int | None = None):
+    return fig_legend(fig, handles, "outside lower center", ncols)
 
 
 def finish(fig, out_dir: Path, verdict: dict, suffix: str = "") -> list[Path]:
@@ -581,12 +736,13 @@ def predicted_line(ax, xs, ys, slope: float, at_end: bool = False):
     else:
         xx = np.array([xs[0], xs[-1]])
         yy = ys[0] * (xx / xs[0]) ** slope
-    return ax.plot(xx, yy, color=st.THEORY_COLOR, ls="--", lw=1.0, zorder=4)[0]
+    return ax.plot(xx, yy, color=st.THEORY_COLOR, ls=PRED_LS, lw=1.0, zorder=4)[0]
 
 
-def _draw_rate_axes(ax, th, metric, verdict, series, x, vary, single_fit, many):
-    """Draw series on one axes; return legend handles."""
+def _draw_rate_axes(ax, th, metric, verdict, series, x, vary, single_fit, many, labels=None):
+    """Draw series on one axes; return (legend handles, plotted x, plotted y)."""
     handles = []
+    xs_all, ys_all = [], []
     ps = _num(verdict.get("predicted_slope"))
     first = None
     any_fit = False
@@ -598,7 +754,11 @@ def _draw_rate_axes(ax, th, metric, verdict, series, x, vary, single_fit, many):
             continue
         plot_seed_lines(ax, f, xcol, color)
         a = seed_stats(f, [xcol])
-        base = series_label(key, vary) or txt(algo_name(key.get("algorithm", "")))
+        okf = f[f["ok"]]
+        xs_all.append(okf[xcol].to_numpy(float))
+        ys_all.append(okf["value"].to_numpy(float))
+        base = (labels or {}).get(i) or series_label(key, vary) or \
+            txt(algo_name(key.get("algorithm", "")))
         # slope: verdict fit (single series), regime-map entry, else a local fit
         # (trajectories against t are only annotated with the verdict's fit)
         fit_txt, curve = None, None
@@ -630,7 +790,7 @@ def _draw_rate_axes(ax, th, metric, verdict, series, x, vary, single_fit, many):
                 first = a
         # theory rows of this series: bound dashed, floor dotted
         tkeys = ["point", "algorithm", "problem", "sampler", "b"] + (["T"] if x == "t" else [])
-        for tm, tls in (("bound", "--"), ("floor", ":")):
+        for tm, tls in (("bound", BOUND_LS), ("floor", FLOOR_LS)):
             tt = theory_for(th, tm, key, tkeys)
             if tt.empty:
                 continue
@@ -653,11 +813,12 @@ def _draw_rate_axes(ax, th, metric, verdict, series, x, vary, single_fit, many):
         xcol = first.columns[0]
         ln = predicted_line(ax, first[xcol], first["mean"], ps, at_end=(x == "t"))
         if ln is not None:
-            handles.append(Line2D([], [], color=st.THEORY_COLOR, ls="--", lw=1.0,
+            handles.append(Line2D([], [], color=st.THEORY_COLOR, ls=PRED_LS, lw=1.0,
                                   label=f"predicted slope {ps:g}"))
     if any_fit:
         handles.append(Line2D([], [], color=st.GREY, ls=(0, (1, 1)), lw=0.9, label="fitted line"))
-    return handles
+    cat = lambda arrs: np.concatenate(arrs) if arrs else np.array([])  # noqa: E731
+    return handles, cat(xs_all), cat(ys_all)
 
 
 def rate_plot(df: pd.DataFrame, verdict: dict, out_dir: Path) -> list[Path]:
@@ -687,27 +848,45 @@ def rate_plot(df: pd.DataFrame, verdict: dict, out_dir: Path) -> list[Path]:
     nrows = int(math.ceil(n_ax / ncols))
     width = st.ONE_COL if n_ax == 1 else st.TWO_COL
     n_leg = min(len(series), per_axes) + 4
-    height = (2.3 if n_ax == 1 else 2.5) * nrows + (0.14 * n_leg if n_ax == 1 else 0.3)
-    fig = st.new_figure(width, height)
-    axes = fig.subplots(nrows, ncols, squeeze=False).ravel()
+    if n_ax == 1:
+        fig = st.new_figure(width, 2.5)
+        axes = fig.subplots(1, 1, squeeze=False).ravel()
+        leg_axes = [None]
+    else:
+        # several panels: each gets its own legend in a strip below it, so that
+        # no legend covers data (colours restart in every panel)
+        leg_h = 0.13 * n_leg
+        fig = st.new_figure(width, (2.3 + leg_h) * nrows)
+        grid = fig.subplots(2 * nrows, ncols, squeeze=False,
+                            gridspec_kw={"height_ratios": [2.3, leg_h] * nrows})
+        axes = grid[0::2].ravel()
+        leg_axes = list(grid[1::2].ravel())
+        for lax in leg_axes:
+            lax.axis("off")
     handles = []
-    for ax, chunk in zip(axes, chunks):
-        hs = _draw_rate_axes(ax, th, metric, verdict, chunk, x, vary, len(series) == 1,
-                             len(chunk) > 1)
+    labels = distinct_labels([series_label(k, vary) for k, _ in series])
+    for ci, (ax, lax, chunk) in enumerate(zip(axes, leg_axes, chunks)):
+        lab = {j: labels[ci * per_axes + j] for j in range(len(chunk))}
+        hs, xv, yv = _draw_rate_axes(ax, th, metric, verdict, chunk, x, vary, len(series) == 1,
+                                     len(chunk) > 1, lab)
         set_log(ax)
+        if x in ("T", "b"):
+            grid_ticks(ax.xaxis, xv)
+        else:
+            tidy_log_ylim(ax, yv)
         ax.set_xlabel(AXIS_LABELS.get(x, txt(x)))
-        ax.set_ylabel(metric_label(metric) + (" at $t=T$" if x in ("T", "b") else ""))
-        if n_ax == 1:
+        ax.set_ylabel(metric_label(metric, final=x != "t"))
+        if lax is None:
             handles = hs
         else:
-            ax.legend(handles=hs, loc="best", fontsize=5.5)
-    for ax in axes[n_ax:]:
+            lax.legend(handles=hs, loc="upper center", ncols=1, borderaxespad=0)
+    for ax in list(axes[n_ax:]) + leg_axes[n_ax:]:
         ax.set_visible(False)
     extra = [diverged_handle(n_div, n_runs)]
     if len(series) > per_axes * 4:
         extra.append(Line2D([], [], ls="none",
                             label=f"(+{len(series) - per_axes * 4} series not shown)"))
-    legend_below(fig, handles + extra, ncols=1 if n_ax == 1 else 3)
+    legend_below(fig, handles + extra, ncols=1 if n_ax == 1 else None)
     return finish(fig, out_dir, verdict)
 
 
@@ -724,7 +903,7 @@ def _adasam_one(d_meas, th, metric, verdict, out_dir, suffix) -> list[Path]:
     ncols = 3 if multi_b else 1
     nrows = len(points)
     width = st.TWO_COL if multi_b else st.ONE_COL
-    fig = st.new_figure(width, 1.95 * nrows + 0.45)
+    fig = st.new_figure(width, 1.95 * nrows + 0.1)
     axes = fig.subplots(nrows, ncols, squeeze=False)
     bcol = {b: color_for(i) for i, b in enumerate(bs)}
     ps = _num(verdict.get("predicted_slope"))
@@ -751,8 +930,9 @@ def _adasam_one(d_meas, th, metric, verdict, out_dir, suffix) -> list[Path]:
                 anchor = (v["T"].iloc[0], v["mean"].iloc[0], v["T"].iloc[-1])
         if anchor is not None:
             xs = np.array([anchor[0], anchor[2]], float)
-            ax.plot(xs, anchor[1] * (xs / xs[0]) ** ref, color=st.THEORY_COLOR, ls="--", lw=1.0)
+            ax.plot(xs, anchor[1] * (xs / xs[0]) ** ref, color=st.THEORY_COLOR, ls=PRED_LS, lw=1.0)
         set_log(ax)
+        grid_ticks(ax.xaxis, pf["T"].unique())
         ax.set_title(f"(a) {ptitle}", loc="left")
         ax.set_xlabel(AXIS_LABELS["T"])
         ax.set_ylabel(metric_label(metric, short=True))
@@ -793,12 +973,16 @@ def _adasam_one(d_meas, th, metric, verdict, out_dir, suffix) -> list[Path]:
             if ok_e.any():
                 ax.errorbar(a["b"][ok_e], a["mean"][ok_e], yerr=[err_lo[ok_e], err_hi[ok_e]],
                             ls="none", color=st.OKABE_ITO["blue"], capsize=2, lw=0.8)
-            if str(verdict.get("x")) == "b" and entry is not None and \
-                    _num(entry.get("estimate")) is not None:
-                s, lo, hi, local = entry.get("estimate"), entry.get("ci_low"), entry.get("ci_high"), False
-            else:
-                s, lo, hi = bootstrap_slope(f, "b")
-                local = True
+            # the slope in b: the verdict's per-point estimate when it is one
+            # (the regime map does not say which slope it holds, so it is used
+            # when it agrees with the slope fitted here to within 0.25), else
+            # the local bootstrap fit, marked *
+            s, lo, hi = bootstrap_slope(f, "b")
+            local = True
+            est = _num(entry.get("estimate")) if entry is not None else None
+            if est is not None and (str(verdict.get("x")) == "b" or
+                                    (_num(s) is not None and abs(est - s) <= 0.25)):
+                s, lo, hi, local = est, entry.get("ci_low"), entry.get("ci_high"), False
             if _num(s) is not None and len(a) >= 2:
                 curve = fit_curve({"slope": s}, a["b"].to_numpy(float), a["mean"].to_numpy(float))
                 ax.plot(a["b"], curve, color=st.OKABE_ITO["blue"], ls=(0, (1, 1)), lw=0.9)
@@ -819,13 +1003,13 @@ def _adasam_one(d_meas, th, metric, verdict, out_dir, suffix) -> list[Path]:
         ax.set_ylabel(metric_label(metric, short=True))
     n_runs, n_div = run_counts(d_meas[d_meas["metric"] == metric])
     handles = [Line2D([], [], color=bcol[b], marker="o", label=f"$b$={b}") for b in bs]
-    handles.append(Line2D([], [], color=st.THEORY_COLOR, ls="--", lw=1.0,
+    handles.append(Line2D([], [], color=st.THEORY_COLOR, ls=PRED_LS, lw=1.0,
                           label=f"predicted slope {ref:g}"))
     if multi_b:
         handles.append(Line2D([], [], color=st.OKABE_ITO["blue"], ls=(0, (1, 1)), lw=0.9,
                               label="fitted slope in $b$" + (" (*local fit)" if any_local else "")))
     handles.append(diverged_handle(n_div, n_runs))
-    fig.legend(handles=handles, loc="outside upper center", ncols=min(len(handles), 6))
+    fig_legend(fig, handles, "outside upper center", ncols=len(handles))
     return finish(fig, out_dir, verdict, suffix)
 
 
@@ -863,6 +1047,18 @@ def adasam_speedup(df: pd.DataFrame, verdict: dict, out_dir: Path) -> list[Path]
 def _algo_order(a: str):
     a = str(a)
     return (0 if a.startswith("lightsam") else 1, a)
+
+
+def _cell_text(v: float) -> str:
+    """Short number for a heatmap cell: 190, 2.5, 0.0051, 5.8e-4."""
+    if not math.isfinite(v):
+        return ""
+    a = abs(v)
+    if a >= 100:
+        return f"{v:.0f}" if a < 1e5 else f"{v:.1e}".replace("e+0", "e").replace("e+", "e")
+    if a >= 1e-3 or a == 0:
+        return f"{v:.2g}"
+    return f"{v:.1e}".replace("e-0", "e-")
 
 
 def _tick_labels(vals) -> list[str]:
@@ -916,13 +1112,12 @@ def lightsam_heatmap(df: pd.DataFrame, verdict: dict, out_dir: Path) -> list[Pat
     norm = LogNorm(vmin=pos.min(), vmax=max(pos.max(), pos.min() * 1.0001)) if len(pos) else None
     nA = len(algos)
     ncols = nA
-    width = st.TWO_COL if nA > 1 else st.ONE_COL
-    cell = (width - 0.9) / ncols
+    # about 1.5 in per heatmap, within one column (one algorithm) or two
+    width = st.ONE_COL if nA == 1 else min(st.TWO_COL, 1.1 + 1.55 * nA)
+    cell = (width - 1.1) / ncols
     fig = st.new_figure(width, 2 * cell + 0.9)
     axes = fig.subplots(2, ncols, squeeze=False, sharex=True, sharey=True)
-    import matplotlib as mpl
-    cmap = mpl.colormaps[st.SEQ_CMAP].copy()
-    cmap.set_bad("#d9d9d9")
+    cmap = mpl.colormaps[st.SEQ_CMAP].with_extremes(bad="#d9d9d9")
     fcmap = mpl.colormaps[st.FRACTION_CMAP]
     annotate = len(rhos) * len(etas) <= 25
     im_v = im_f = None
@@ -938,7 +1133,7 @@ def lightsam_heatmap(df: pd.DataFrame, verdict: dict, out_dir: Path) -> list[Pat
                 for ei in range(len(etas)):
                     if np.isfinite(g[ri, ei]) and g[ri, ei] > 0:
                         light = norm(g[ri, ei]) < 0.55
-                        ax.text(ei, ri, f"{g[ri, ei]:.2g}", ha="center", va="center",
+                        ax.text(ei, ri, _cell_text(g[ri, ei]), ha="center", va="center",
                                 fontsize=5.5, color="white" if light else "black")
         ax.set_title(txt(algo_name(a)), fontsize=8)
         ax = axes[1, j]
@@ -954,7 +1149,7 @@ def lightsam_heatmap(df: pd.DataFrame, verdict: dict, out_dir: Path) -> list[Pat
                                 color="white" if fgd[ri, ei] < 0.55 else "black")
         n = len(runs[runs["algorithm"] == a])
         k = int(runs[runs["algorithm"] == a]["run_div"].sum())
-        ax.set_title(f"{txt(algo_name(a))}: diverged {k}/{n} runs", fontsize=7)
+        ax.set_title(f"diverged {k}/{n} runs", fontsize=7)
     step_e = max(1, int(math.ceil(len(etas) / 4)))
     step_r = max(1, int(math.ceil(len(rhos) / 5)))
     for ax in axes.ravel():
@@ -971,6 +1166,7 @@ def lightsam_heatmap(df: pd.DataFrame, verdict: dict, out_dir: Path) -> list[Pat
         ax.set_ylabel(r"radius $\rho$")
     if im_v is not None and norm is not None:
         cb = fig.colorbar(im_v, ax=axes[0, :].tolist(), shrink=0.9, pad=0.02)
+        st.log_axis(cb.ax.yaxis)
         cb.set_label(metric_label(metric, short=True) + f" at $T$={int(fin['T'].max())}")
     if im_f is not None:
         cb = fig.colorbar(im_f, ax=axes[1, :].tolist(), shrink=0.9, pad=0.02)
@@ -994,7 +1190,7 @@ def _facets(meas: pd.DataFrame, cols=("problem", "sampler")) -> list[tuple[dict,
 
 
 def _facet_title(key: dict) -> str:
-    return ", ".join(txt(v) for v in key.values() if str(v))
+    return ", ".join(pretty_label(v) for v in key.values() if str(v))
 
 
 def unified_lambda(df: pd.DataFrame, verdict: dict, out_dir: Path) -> list[Path]:
@@ -1023,21 +1219,24 @@ def unified_lambda(df: pd.DataFrame, verdict: dict, out_dir: Path) -> list[Path]
     ncols = min(n_pan, 3)
     nrows = int(math.ceil(n_pan / ncols))
     width = st.TWO_COL if n_pan > 1 else st.ONE_COL
-    fig = st.new_figure(width, 2.2 * nrows + 0.5)
+    fig = st.new_figure(width, 2.2 * nrows + 0.1)
     axes = fig.subplots(nrows, ncols, squeeze=False).ravel()
     plateau_rows = []
     drawn = set()
+    band_alpha = 0.2 if len(lams) <= 3 else 0.1
     for ax, (fkey, fm) in zip(axes, facets):
+        shown = []
         for lam in lams:
             g = fm[fm["_lam"] == lam] if np.isfinite(lam) else fm
             if g.empty:
                 continue
             g = g[g["T"] == g["T"].max()]
             a = seed_stats(g, ["t"])
-            plot_mean_band(ax, a, "t", lcol[lam], marker=None)
+            shown.append(g.loc[g["ok"], "value"].to_numpy(float))
+            plot_mean_band(ax, a, "t", lcol[lam], marker=None, alpha=band_alpha)
             key = {"point": g["point"].iloc[0], "T": g["T"].iloc[0], **fkey}
             tsel = th[th["_lam"] == lam] if np.isfinite(lam) else th
-            for tm, tls in (("bound", "--"), ("floor", ":")):
+            for tm, tls in (("bound", BOUND_LS), ("floor", FLOOR_LS)):
                 tt = theory_for(tsel, tm, key, ["point", "problem", "sampler", "T"])
                 ts = theory_stats(largest_T(tt), "t") if len(tt) else tt
                 if len(ts):
@@ -1056,14 +1255,17 @@ def unified_lambda(df: pd.DataFrame, verdict: dict, out_dir: Path) -> list[Path]
                 "floor": float(tfl["value"].mean()) if len(tfl) else np.nan,
             })
         set_log(ax)
+        tidy_log_ylim(ax, np.concatenate(shown) if shown else [])
         ax.set_xlabel(AXIS_LABELS["t"])
         ax.set_ylabel(metric_label(metric))
         if fkey:
             ax.set_title(_facet_title(fkey), loc="left")
+    spare = axes[n_pan] if n_pan < len(axes) else None
     if has_lam:
-        _plateau_panel(axes[len(facets)], pd.DataFrame(plateau_rows), metric, len(facets) > 1)
+        _plateau_panel(axes[len(facets)], pd.DataFrame(plateau_rows), metric, spare)
     for ax in axes[n_pan:]:
-        ax.set_visible(False)
+        if not (has_lam and ax is spare):
+            ax.set_visible(False)
     n_runs, n_div = run_counts(meas)
     row1 = [Line2D([], [], color=lcol[l], label=(r"$\lambda$=" + f"{l:g}") if np.isfinite(l)
                    else "measured") for l in lams]
@@ -1078,42 +1280,63 @@ def unified_lambda(df: pd.DataFrame, verdict: dict, out_dir: Path) -> list[Path]
 
 
 FACET_MARKERS = ["o", "^", "s", "D", "v", "P"]
+FACET_GREYS = ["#000000", "#555555", "#888888", "#b0b0b0", "#333333", "#777777"]
 
 
-def _plateau_panel(ax, pr: pd.DataFrame, metric: str, several: bool):
+def _plateau_panel(ax, pr: pd.DataFrame, metric: str, spare=None):
+    """Measured plateau (solid, filled markers) and N(lambda) (dashed, open
+    markers) against lambda; one marker shape / grey per facet, so that the
+    colours keep meaning lambda as in the trajectory panels.  Plateaus at or
+    below round-off (<= 1e-16 of the largest) sit as triangles on the bottom
+    axis.  The legend goes into ``spare`` (an unused grid cell) when given,
+    else to the right of the panel."""
     if pr.empty or not pr["lam"].notna().any():
         no_data(ax, "no lambda values found")
         return
-    zero_any = False
+    allv = pr[["mean", "floor"]].to_numpy(float).ravel()
+    allv = allv[np.isfinite(allv) & (allv > 0)]
+    tiny = float(allv.max()) * ROUND_OFF if allv.size else 0.0
+    several = pr["facet"].nunique() > 1
+    roundoff_any = False
+    handles = []
     for i, (fname, g) in enumerate(pr.groupby("facet", sort=False)):
-        c = color_for(i) if several else st.OKABE_ITO["blue"]
+        c = FACET_GREYS[i % len(FACET_GREYS)] if several else st.OKABE_ITO["blue"]
         mk = FACET_MARKERS[i % len(FACET_MARKERS)]
         g = g.sort_values("lam")
         lam = g["lam"].to_numpy(float)
         y = g["mean"].to_numpy(float)
         lo = g["lo"].to_numpy(float)
         hi = g["hi"].to_numpy(float)
-        pos = np.isfinite(y) & (y > 0)
-        lbl = "measured" + (f" ({fname})" if several and fname else "")
-        ax.plot(lam[pos], y[pos], marker=mk, color=c, label=lbl, ms=4 if several else 3.5,
-                mfc=c if i == 0 else "white")
+        pos = np.isfinite(y) & (y > tiny)
+        ln, = ax.plot(lam[pos], y[pos], marker=mk, color=c, ms=4)
         elo = np.where(np.isfinite(lo) & (lo > 0), y - lo, 0.0)
         ehi = np.where(np.isfinite(hi), hi - y, 0.0)
         if pos.any():
-            ax.errorbar(lam[pos], y[pos], yerr=[elo[pos], ehi[pos]], ls="none", color=c,
-                        capsize=2, lw=0.8)
-        zero = np.isfinite(y) & (y <= 0)
-        if zero.any():
-            zero_any = True
-            ax.plot(lam[zero], np.zeros(zero.sum()), ls="none", marker="v", color=c, ms=5,
+            ax.errorbar(lam[pos], y[pos], yerr=[np.clip(elo[pos], 0, None), np.clip(ehi[pos], 0, None)],
+                        ls="none", color=c, capsize=2, lw=0.8)
+        low = np.isfinite(y) & (y <= tiny)
+        if low.any():
+            roundoff_any = True
+            ax.plot(lam[low], np.zeros(low.sum()), ls="none", marker="v", color=c, ms=5,
                     transform=ax.get_xaxis_transform(), clip_on=False, zorder=5)
         fl = g["floor"].to_numpy(float)
         fpos = np.isfinite(fl) & (fl > 0)
         if fpos.any():
-            ax.plot(lam[fpos], fl[fpos], marker=mk, mfc="none", ls="--", color=c, lw=1.0,
-                    label=r"$N(\lambda)$" + (f" ({fname})" if several and fname else ""))
+            ax.plot(lam[fpos], fl[fpos], marker=mk, mfc="white", ls="--", color=c, lw=1.0, ms=4)
+        if several:
+            handles.append(Line2D([], [], color=c, marker=mk, ls="none", label=pretty_label(fname)
+                                  if fname else "measured"))
+    handles.append(Line2D([], [], color=st.GREY, marker="o", label="measured (final value)"))
+    if np.isfinite(pr["floor"].to_numpy(float)).any():
+        handles.append(Line2D([], [], color=st.GREY, marker="o", mfc="white", ls="--",
+                              label=r"$N(\lambda)$"))
+    if roundoff_any:
+        handles.append(Line2D([], [], ls="none", marker="v", color=st.GREY,
+                              label="at round-off"))
     ax.set_yscale("log", nonpositive="mask")
     st.log_axis(ax.yaxis)
+    if allv.size:
+        ax.set_ylim(bottom=max(ax.get_ylim()[0], tiny))
     lam_all = pr["lam"].dropna().to_numpy(float)
     if len(lam_all):
         span = max(lam_all.max() - lam_all.min(), 0.1)
@@ -1121,62 +1344,97 @@ def _plateau_panel(ax, pr: pd.DataFrame, metric: str, several: bool):
     ax.set_xlabel(AXIS_LABELS["lambda"])
     ax.set_ylabel("plateau " + metric_label(metric, short=True))
     ax.set_title(r"plateau against $\lambda$", loc="left")
-    handles, _ = ax.get_legend_handles_labels()
-    if zero_any:
-        handles.append(Line2D([], [], ls="none", marker="v", color=st.GREY,
-                              label="exactly 0 (round-off)"))
-    ax.legend(handles=handles, loc="best", fontsize=6)
+    if spare is not None:
+        spare.set_visible(True)
+        spare.axis("off")
+        spare.legend(handles=handles, loc="center left", borderaxespad=0)
+    elif len(handles) <= 3:
+        ax.legend(handles=handles, loc="best", fontsize=6)
+    else:
+        ax.legend(handles=handles, loc="upper left", bbox_to_anchor=(1.02, 1.0),
+                  borderaxespad=0)
 
 
-def _trajectory_panel(ax, mm, th, group_col, colors, labels, logx=True):
-    handles = []
-    for gval, g in mm.groupby(group_col, sort=True):
+def _floor_metrics(metric: str, primary: str, present) -> list[str]:
+    """Theory metrics that are floors of ``metric``: "floor" for the claim's
+    own metric, "floor_<prefix>" for a metric starting with that prefix
+    (e.g. "floor_dist" for "dist_sq")."""
+    out = ["floor"] if metric == primary and "floor" in present else []
+    out += [f for f in present if f.startswith("floor_") and metric.startswith(f[len("floor_"):])]
+    return out
+
+
+def _trajectory_panel(ax, mm, th, group_col, colors, labels, floors=(), target=False):
+    """Mean trajectories per group (colour), their floors (dotted, same
+    colour) and an optional target level (grey dash-dot)."""
+    handles, shown = [], []
+    for gval in colors:
+        g = mm[mm[group_col] == gval]
+        if g.empty:
+            continue
         g = g[g["T"] == g["T"].max()]
         a = seed_stats(g, ["t"])
+        shown.append(g.loc[g["ok"], "value"].to_numpy(float))
         ln = plot_mean_band(ax, a, "t", colors[gval], label=labels[gval], marker=None)
         if ln is not None:
             handles.append(ln)
-        key = {"point": g["point"].iloc[0], "sampler": g["sampler"].iloc[0],
-               "algorithm": g["algorithm"].iloc[0], "problem": g["problem"].iloc[0]}
-        tt = th[th["metric"] == "floor"]
-        if group_col in tt.columns:
-            tt = tt[tt[group_col] == gval]
-        if len(tt):
-            ax.axhline(float(tt["value"].mean()), color=colors[gval], ls=":", lw=1.0)
-    set_log(ax, x=logx)
+        for fm in floors:
+            tt = th[th["metric"] == fm]
+            groups_with_floor = set(tt[group_col])
+            if gval in groups_with_floor:
+                tt = tt[tt[group_col] == gval]
+            elif groups_with_floor & set(colors):
+                continue  # this floor belongs to other groups
+            if len(tt):
+                ax.axhline(float(tt["value"].mean()), color=colors[gval], ls=FLOOR_LS, lw=1.0)
+    if target:
+        tg = th[th["metric"] == "target"]
+        if len(tg):
+            ax.axhline(float(tg["value"].mean()), color=st.GREY, ls=PRED_LS, lw=0.9)
+    set_log(ax)
+    tidy_log_ylim(ax, np.concatenate(shown) if shown else [])
     ax.set_xlabel(AXIS_LABELS["t"])
     return handles
 
 
 def unified_importance(df: pd.DataFrame, verdict: dict, out_dir: Path) -> list[Path]:
     """Uniform vs importance sampling (reweighted, unweighted): f - f* and
-    ||x - x*||^2 against t (one colour per sampler, dotted: predicted floors)."""
+    ||x - x*||^2 against t (one colour per sampler); dotted: predicted floors
+    ("floor", "floor_dist"), grey dash-dot: the target accuracy ("target")."""
     d = claim_rows(df, verdict)
     meas, th = split_theory(d)
-    metrics = [m for m in dict.fromkeys([verdict.get("metric"), "f_gap", "dist_sq"])
+    primary = verdict.get("metric")
+    metrics = [m for m in dict.fromkeys([primary, "f_gap", "dist_sq"])
                if m and m in set(meas["metric"])]
-    if not metrics:
+    if not metrics or primary not in metrics:
         return []
     group_col = "sampler" if meas["sampler"].nunique() > 1 else "point"
-    gvals = sorted(meas[group_col].unique(), key=str)
+    gvals = sorted(meas[group_col].unique(), key=lambda g: (str(g) != "uniform", str(g)))
     colors = {g: color_for(i) for i, g in enumerate(gvals)}
     labels = {g: pretty_label(g) if group_col == "sampler" else pretty_point(g) for g in gvals}
+    present = set(th["metric"])
     n = len(metrics)
-    fig = st.new_figure(st.TWO_COL if n > 1 else st.ONE_COL, 2.5 + 0.15)
+    fig = st.new_figure(st.TWO_COL if n > 1 else st.ONE_COL, 2.4)
     axes = fig.subplots(1, n, squeeze=False).ravel()
     handles = []
+    any_floor = False
     for i, (ax, m) in enumerate(zip(axes, metrics)):
-        hs = _trajectory_panel(ax, meas[meas["metric"] == m], th if m == metrics[0] else th.iloc[0:0],
-                               group_col, colors, labels)
+        floors = _floor_metrics(m, primary, present)
+        any_floor = any_floor or bool(floors)
+        hs = _trajectory_panel(ax, meas[meas["metric"] == m], th, group_col, colors, labels,
+                               floors=floors, target=(m == primary))
         ax.set_ylabel(metric_label(m))
-        ax.set_title(f"({'abc'[i]})", loc="left")
+        if n > 1:
+            ax.set_title(f"({'abc'[i]})", loc="left")
         if i == 0:
             handles = hs
     n_runs, n_div = run_counts(meas)
-    if not th[th["metric"] == "floor"].empty:
-        handles.append(Line2D([], [], color=st.GREY, ls=":", label="predicted floor"))
+    if any_floor:
+        handles.append(Line2D([], [], color=st.GREY, ls=FLOOR_LS, label="predicted floor"))
+    if "target" in present:
+        handles.append(Line2D([], [], color=st.GREY, ls=PRED_LS, label="target accuracy"))
     handles.append(diverged_handle(n_div, n_runs))
-    legend_below(fig, handles, ncols=min(len(handles), 3))
+    legend_below(fig, handles)
     return finish(fig, out_dir, verdict)
 
 
@@ -1192,8 +1450,11 @@ def _schedule_column(d: pd.DataFrame) -> pd.Series:
 
 
 def unified_schedule(df: pd.DataFrame, verdict: dict, out_dir: Path) -> list[Path]:
-    """Constant vs decreasing step schedule: (a) f - f* against t (colour:
-    lambda, line style: schedule); (b) final f - f* against T with slopes."""
+    """Constant vs decreasing step schedule: (a) f - f* against t at the
+    largest T (colour: lambda, line style: schedule), with the predicted slope
+    (dash-dot) when the claim is about t; (b) when several horizons were run,
+    the final f - f* against T.  Slopes per series come from the verdict's
+    regime map (point labels) or, against T, from a local bootstrap fit (*)."""
     d = claim_rows(df, verdict)
     meas, th = split_theory(d)
     metric = pick_metric(meas, verdict, ("f_gap", "grad_sq"))
@@ -1207,12 +1468,13 @@ def unified_schedule(df: pd.DataFrame, verdict: dict, out_dir: Path) -> list[Pat
     lams = sorted(mm["_lam"].dropna().unique())
     groups = lams if lams else [None]
     colors = {l: color_for(i) for i, l in enumerate(groups)}
-    multi_T = mm["T"].nunique() >= 2
+    multi_T = final_rows(mm)["T"].nunique() >= 2
     n = 2 if multi_T else 1
-    fig = st.new_figure(st.TWO_COL if n > 1 else st.ONE_COL, 2.6)
+    fig = st.new_figure(st.TWO_COL if n > 1 else st.ONE_COL, 2.4 if n > 1 else 2.6)
     axes = fig.subplots(1, n, squeeze=False).ravel()
     ps = _num(verdict.get("predicted_slope"))
-    slope_handles = []
+    handles, shown, any_local = [], [], False
+    pred_anchor_a = pred_anchor_b = None
     for s in scheds:
         for l in groups:
             g = mm[mm["_sched"] == s]
@@ -1222,47 +1484,62 @@ def unified_schedule(df: pd.DataFrame, verdict: dict, out_dir: Path) -> list[Pat
                 continue
             gl = g[g["T"] == g["T"].max()]
             a = seed_stats(gl, ["t"])
-            plot_mean_band(axes[0], a, "t", colors[l], marker=None, ls=styles[s])
+            shown.append(gl.loc[gl["ok"], "value"].to_numpy(float))
+            plot_mean_band(axes[0], a, "t", colors[l], marker=None, ls=styles[s],
+                           alpha=0.12 if len(groups) * len(scheds) > 3 else 0.2)
+            if pred_anchor_a is None and s == scheds[0] and len(a):
+                pred_anchor_a = a
+            points = g["point"].unique()
+            # a regime-map entry names a point; use it only when that point
+            # belongs to this schedule alone (else it is ambiguous)
+            shared = len(points) != 1 or \
+                mm.loc[mm["point"] == points[0], "_sched"].nunique() > 1
+            entry = None if shared else regime_entry(verdict, points[0])
+            sl = lo = hi = None
+            local = False
+            if entry is not None and _num(entry.get("estimate")) is not None:
+                sl, lo, hi = entry["estimate"], entry.get("ci_low"), entry.get("ci_high")
             if multi_T:
                 fin = final_rows(g)
                 a2 = seed_stats(fin, ["T"])
                 plot_mean_band(axes[1], a2, "T", colors[l], ls=styles[s], ms=2.5)
-                entry = regime_entry(verdict, g["point"].iloc[0])
-                if entry is not None and _num(entry.get("estimate")) is not None and s == scheds[0]:
-                    sl, lo, hi, local = entry["estimate"], entry.get("ci_low"), entry.get("ci_high"), False
-                else:
+                if pred_anchor_b is None and s == scheds[0] and len(a2):
+                    pred_anchor_b = a2
+                if sl is None:
                     (sl, lo, hi), local = bootstrap_slope(fin, "T"), True
-                lam_txt = (r"$\lambda$=" + f"{l:g}, ") if l is not None else ""
-                slope_handles.append(Line2D([], [], color=colors[l], ls=styles[s],
-                                            label=f"{lam_txt}{txt(s)}: {slope_text(sl, lo, hi)}"
-                                            + (" *" if local else "")))
+                    any_local = any_local or _num(sl) is not None
+            lam_txt = (r"$\lambda$=" + f"{l:g}, ") if l is not None else ""
+            lbl = f"{lam_txt}{txt(s)}"
+            if _num(sl) is not None:
+                lbl += ": " + slope_text(sl, lo, hi) + (" *" if local else "")
+            handles.append(Line2D([], [], color=colors[l], ls=styles[s], label=lbl))
     set_log(axes[0])
+    tidy_log_ylim(axes[0], np.concatenate(shown) if shown else [])
     axes[0].set_xlabel(AXIS_LABELS["t"])
     axes[0].set_ylabel(metric_label(metric))
-    axes[0].set_title("(a) at the largest $T$", loc="left")
+    if n > 1:
+        axes[0].set_title("(a) at the largest $T$", loc="left")
+    pred = False
+    if ps is not None and not multi_T and pred_anchor_a is not None:
+        pred = predicted_line(axes[0], pred_anchor_a["t"], pred_anchor_a["mean"], ps,
+                              at_end=True) is not None
     if multi_T:
         ax = axes[1]
-        fin_all = seed_stats(final_rows(mm[mm["_sched"] == scheds[0]]), ["T"])
-        v = fin_all[np.isfinite(fin_all["mean"]) & (fin_all["mean"] > 0)]
-        if ps is not None and len(v):
-            xs = np.array([v["T"].iloc[0], v["T"].iloc[-1]], float)
-            ax.plot(xs, v["mean"].iloc[0] * (xs / xs[0]) ** ps, color=st.THEORY_COLOR, ls="--",
-                    lw=1.0, zorder=4)
+        if ps is not None and pred_anchor_b is not None:
+            pred = predicted_line(ax, pred_anchor_b["T"], pred_anchor_b["mean"], ps) is not None
         set_log(ax)
+        grid_ticks(ax.xaxis, final_rows(mm)["T"].unique())
         ax.set_xlabel(AXIS_LABELS["T"])
-        ax.set_ylabel(metric_label(metric, short=True) + " at $t=T$")
+        ax.set_ylabel(metric_label(metric, final=True))
         ax.set_title("(b) final value against $T$", loc="left")
-    n_runs, n_div = run_counts(meas)
-    handles = slope_handles or [Line2D([], [], color=colors[l], label=(r"$\lambda$=" + f"{l:g}")
-                                       if l is not None else "measured") for l in groups]
-    handles += [Line2D([], [], color=st.GREY, ls=styles[s], label=txt(s)) for s in scheds] \
-        if not slope_handles else []
-    if ps is not None and multi_T:
-        handles.append(Line2D([], [], color=st.THEORY_COLOR, ls="--", label=f"predicted slope {ps:g}"))
-    if any("*" in h_.get_label() for h_ in slope_handles):
+    if pred:
+        handles.append(Line2D([], [], color=st.THEORY_COLOR, ls=PRED_LS,
+                              label=f"predicted slope {ps:g}"))
+    if any_local:
         handles.append(Line2D([], [], ls="none", label="* slope from a local fit"))
+    n_runs, n_div = run_counts(meas)
     handles.append(diverged_handle(n_div, n_runs))
-    legend_below(fig, handles, ncols=2)
+    legend_below(fig, handles, ncols=None if n > 1 else 1)
     return finish(fig, out_dir, verdict)
 
 
@@ -1270,12 +1547,31 @@ def unified_schedule(df: pd.DataFrame, verdict: dict, out_dir: Path) -> list[Pat
 # LETS
 # ----------------------------------------------------------------------------
 
+LETS_STYLES = {"lets_sam": "-", "lets_asam": "--", "sam": ":", "asam": "-."}
+_EXTRA_STYLES = [(0, (5, 1.5)), (0, (1, 1.5)), (0, (3, 1, 1, 1, 1, 1)), (0, (8, 2))]
+ALGO_MARKERS = ["o", "s", "^", "D", "v", "P", "X", "*"]
+
+
+def _algo_styles(algos) -> dict:
+    """Line style per algorithm: LETS-SAM solid, LETS-ASAM dashed, SAM dotted,
+    ASAM dash-dot; variants (e.g. "lets_sam(beta=1)") get further dash patterns."""
+    out, k = {}, 0
+    for a in algos:
+        if a in LETS_STYLES:
+            out[a] = LETS_STYLES[a]
+        else:
+            out[a] = _EXTRA_STYLES[k % len(_EXTRA_STYLES)]
+            k += 1
+    return out
+
+
 def lets(df: pd.DataFrame, verdict: dict, out_dir: Path) -> list[Path]:
-    """LETS: (a) rho_t against t from several rho_0 (dotted: rho_0); (b) final
-    validation loss against rho_0 per algorithm (LETS vs fixed-rho SAM, with
-    the spread across rho_0), or against t when there is a single rho_0;
-    (c) the claim's metric against T with slopes and the explicit bound.
-    Panels without data are left out."""
+    """LETS: (a) rho_t against t from several rho_0 (colour: rho_0, line style:
+    algorithm; dotted: rho_0); (b) final validation loss against rho_0 per
+    algorithm, with its spread across rho_0 in the legend (LETS against
+    fixed-rho SAM), or against t for a single rho_0; (c) the rate of the
+    claim's metric against T with slopes and the explicit bound.  Panels
+    without data are left out."""
     d = claim_rows(df, verdict)
     meas, th = split_theory(d)
     if meas.empty:
@@ -1283,122 +1579,154 @@ def lets(df: pd.DataFrame, verdict: dict, out_dir: Path) -> list[Path]:
     meas = meas.copy()
     meas["_rho0"] = param_column(meas, "rho0")
     present = set(meas["metric"])
-    rate_metric = pick_metric(meas, verdict, ("grad_sq_avg", "grad_sq_tail_avg", "grad_sq_min"))
-    if rate_metric in ("rho", "val_loss"):
+    # the rate panel shows the verdict's metric; when the verdict is about rho_t
+    # or the validation loss, a gradient-norm metric present in the results
+    rate_metric = verdict.get("metric")
+    if not rate_metric or rate_metric in ("rho", "val_loss"):
+        rate_metric = next((m for m in ("grad_sq_avg", "grad_sq_tail_avg", "grad_sq_min")
+                            if m in present), None)
+    elif rate_metric not in present:
         rate_metric = None
     panels = []
     if "rho" in present:
         panels.append("rho")
     if "val_loss" in present:
         panels.append("val")
-    if rate_metric and (meas[meas["metric"] == rate_metric]["T"].nunique() >= 2 or not panels):
+    if rate_metric and (final_rows(meas[meas["metric"] == rate_metric])["T"].nunique() >= 2
+                        or not panels):
         panels.append("rate")
     if not panels:
         return []
     n = len(panels)
-    fig = st.new_figure(st.TWO_COL if n > 1 else st.ONE_COL, 2.5 if n > 1 else 3.0)
+    fig = st.new_figure(st.TWO_COL if n > 1 else st.ONE_COL, 2.3 if n > 1 else 2.6)
     axes = fig.subplots(1, n, squeeze=False).ravel()
     algos = sorted(meas["algorithm"].unique(), key=lambda a: (not str(a).startswith("lets"), a))
-    astyle = {a: ls for a, ls in zip(algos, ["-", "--", "-.", ":"] * 3)}
+    astyle = _algo_styles(algos)
+    amark = {a: ALGO_MARKERS[i % len(ALGO_MARKERS)] for i, a in enumerate(algos)}
     rho0s = sorted(meas.loc[meas["metric"] == "rho", "_rho0"].dropna().unique())
     rcol = {r: color_for(i) for i, r in enumerate(rho0s)}
-    fig_handles = []
+    colour_handles, algo_handles, rate_handles = [], {}, []
+    spreads: dict = {}
+    slopes: dict = {}
     for i, (ax, p) in enumerate(zip(axes, panels)):
         tag = f"({'abc'[i]}) " if n > 1 else ""
         if p == "rho":
             mr = meas[meas["metric"] == "rho"]
-            for (a, r0), g in mr.groupby(["algorithm", "_rho0"], sort=True):
+            groups = list(mr.groupby(["algorithm", "_rho0"], sort=True))
+            alpha = 0.2 if len(groups) <= 4 else 0.08
+            for (a, r0), g in groups:
                 g = g[g["T"] == g["T"].max()]
                 plot_mean_band(ax, seed_stats(g, ["t"]), "t", rcol.get(r0, st.GREY), marker=None,
-                               ls=astyle[a])
-                ax.axhline(r0, color=rcol.get(r0, st.GREY), lw=0.7, ls=":", alpha=0.9)
+                               ls=astyle[a], alpha=alpha)
+                algo_handles.setdefault(a, None)
+            for r0 in rho0s:
+                ax.axhline(r0, color=rcol[r0], lw=0.7, ls=":", alpha=0.9)
             set_log(ax)
             ax.set_xlabel(AXIS_LABELS["t"])
             ax.set_ylabel(r"$\rho_t$")
             ax.set_title(tag + r"learned $\rho_t$ (dotted: $\rho_0$)", loc="left")
-            fig_handles += [Line2D([], [], color=rcol[r], label=r"$\rho_0$=" + f"{r:g}")
-                            for r in rho0s]
-            rho_algos = list(dict.fromkeys(mr["algorithm"]))
-            if len(rho_algos) > 1:
-                fig_handles += [Line2D([], [], color=st.GREY, ls=astyle[a],
-                                       label=txt(algo_name(a))) for a in rho_algos]
+            colour_handles = [Line2D([], [], color=rcol[r], label=r"$\rho_0$=" + f"{r:.3g}")
+                              for r in rho0s]
         elif p == "val":
             mv = final_rows(meas[meas["metric"] == "val_loss"])
             mv = mv[mv["T"] == mv["T"].max()] if len(mv) else mv
             if mv["_rho0"].nunique() >= 2:
-                for j, (a, g) in enumerate(mv.groupby("algorithm", sort=False)):
+                for a, g in mv.groupby("algorithm", sort=False):
                     s = seed_stats(g, ["_rho0"])
-                    spread = (s["mean"].max() - s["mean"].min()) if len(s) else float("nan")
-                    plot_mean_band(ax, s, "_rho0", color_for(j), ls=astyle[a], logy=False,
-                                   label=f"{txt(algo_name(a))} (spread {fmt(spread, 2)})")
+                    plot_mean_band(ax, s, "_rho0", st.THEORY_COLOR, ls=astyle[a], logy=False,
+                                   marker=amark[a], alpha=0.08, ms=3.5)
+                    spreads[a] = (s["mean"].max() - s["mean"].min()) if len(s) else float("nan")
+                    algo_handles.setdefault(a, None)
                 ax.set_xscale("log")
                 st.log_axis(ax.xaxis)
+                grid_ticks(ax.xaxis, mv["_rho0"].unique())
                 ax.set_xlabel(r"initial radius $\rho_0$")
                 ax.set_title(tag + "final validation loss", loc="left")
             else:
                 mvt = meas[meas["metric"] == "val_loss"]
-                for j, (a, g) in enumerate(mvt.groupby("algorithm", sort=False)):
+                for a, g in mvt.groupby("algorithm", sort=False):
                     g = g[g["T"] == g["T"].max()]
-                    plot_mean_band(ax, seed_stats(g, ["t"]), "t", color_for(j),
-                                   label=txt(algo_name(a)), marker=None, logy=False)
+                    plot_mean_band(ax, seed_stats(g, ["t"]), "t", st.THEORY_COLOR, marker=None,
+                                   ls=astyle[a], logy=False, alpha=0.08)
+                    algo_handles.setdefault(a, None)
                 ax.set_xscale("log", nonpositive="mask")
                 st.log_axis(ax.xaxis)
                 ax.set_xlabel(AXIS_LABELS["t"])
                 ax.set_title(tag + "validation loss", loc="left")
             ax.set_ylabel("validation loss")
-            ax.legend(loc="best", fontsize=6)
         else:
-            fig_handles += _lets_rate_panel(ax, meas, th, rate_metric, verdict, tag)
+            slopes, rate_handles = _lets_rate_panel(ax, meas, th, rate_metric, verdict, tag,
+                                                    astyle, amark)
+            for a in meas.loc[meas["metric"] == rate_metric, "algorithm"].unique():
+                algo_handles.setdefault(a, None)
+    handles = list(colour_handles)
+    for a in [a for a in algos if a in algo_handles]:
+        lbl = txt(algo_name(a))
+        if a in slopes:
+            lbl += f": {slopes[a]}"
+        if a in spreads:
+            lbl += f" (val. spread {fmt(spreads[a], 2)})"
+        handles.append(Line2D([], [], color=st.THEORY_COLOR, ls=astyle[a],
+                              marker=amark[a] if (spreads or slopes) else None, label=lbl))
+    handles += rate_handles
     n_runs, n_div = run_counts(meas)
-    fig_handles.append(diverged_handle(n_div, n_runs))
-    legend_below(fig, fig_handles, ncols=min(len(fig_handles), 4 if n > 1 else 1))
+    handles.append(diverged_handle(n_div, n_runs))
+    legend_below(fig, handles, ncols=None if n > 1 else 1)
     return finish(fig, out_dir, verdict)
 
 
-def _lets_rate_panel(ax, meas, th, metric, verdict, tag) -> list:
+def _lets_rate_panel(ax, meas, th, metric, verdict, tag, astyle, amark) -> tuple[dict, list]:
+    """The rate panel of the LETS figure.  Algorithms are told apart by line
+    style and marker (colours mean rho_0 in the other panel): data black,
+    explicit bounds vermillion in the algorithm's style, predicted slope grey
+    dash-dot.  Returns ({algorithm: slope text}, extra legend handles)."""
     mm = meas[meas["metric"] == metric]
     multi = final_rows(mm)["T"].nunique() >= 2
     xcol = "T" if multi else "t"
-    hs = []
     single = mm["algorithm"].nunique() == 1
-    first = None
-    for j, (a, g) in enumerate(mm.groupby("algorithm", sort=False)):
-        c = color_for(j)
+    slopes, first, any_bound = {}, None, False
+    for a, g in mm.groupby("algorithm", sort=False):
         f = final_rows(g) if multi else g[g["T"] == g["T"].max()]
-        if multi:
-            plot_seed_lines(ax, f, "T", c)
         s_ = seed_stats(f, [xcol])
-        lbl = txt(algo_name(a))
         if multi:
             if isinstance(verdict.get("fit"), dict) and single:
                 fit = verdict["fit"]
                 sl, lo, hi, local = fit.get("slope"), fit.get("ci_low"), fit.get("ci_high"), False
             else:
                 (sl, lo, hi), local = bootstrap_slope(f, "T"), True
-            lbl += ": " + slope_text(sl, lo, hi, local=local)
-        ln = plot_mean_band(ax, s_, xcol, c, label=lbl, marker="o" if multi else None)
-        if ln is not None:
-            hs.append(ln)
-            first = s_ if first is None else first
+            slopes[a] = slope_text(sl, lo, hi, local=local)
+        ln = plot_mean_band(ax, s_, xcol, st.THEORY_COLOR, ls=astyle.get(a, "-"),
+                            marker=amark.get(a, "o") if multi else None,
+                            alpha=0.1 if single else 0.05, ms=3)
+        if ln is not None and first is None:
+            first = s_
         tb = th[(th["metric"] == "bound") & (th["algorithm"] == a)]
-        if tb.empty:
+        if tb.empty and single:
             tb = th[th["metric"] == "bound"]
         if len(tb):
             tf = final_rows(tb.assign(seed=-1)) if multi else largest_T(tb)
             ts = theory_stats(tf, xcol)
-            ax.plot(ts[xcol], ts["value"], color=c, ls="--", lw=1.0)
-    if not th[th["metric"] == "bound"].empty:
-        hs.append(Line2D([], [], color=st.GREY, ls="--", label="explicit bound"))
+            ax.plot(ts[xcol], ts["value"], color=st.OKABE_ITO["vermillion"], ls=astyle.get(a, "-"),
+                    lw=0.9)
+            any_bound = True
+    extra = []
+    if any_bound:
+        extra.append(Line2D([], [], color=st.OKABE_ITO["vermillion"], lw=0.9,
+                            label="explicit bound (style: algorithm)"))
     ps = _num(verdict.get("predicted_slope"))
     if ps is not None and first is not None and multi:
         if predicted_line(ax, first[xcol], first["mean"], ps) is not None:
-            hs.append(Line2D([], [], color=st.THEORY_COLOR, ls="--",
-                             label=f"predicted slope {ps:g}"))
+            ax.get_lines()[-1].set_color(st.GREY)
+            extra.append(Line2D([], [], color=st.GREY, ls=PRED_LS,
+                                label=f"predicted slope {ps:g}"))
     set_log(ax)
+    if multi:
+        grid_ticks(ax.xaxis, final_rows(mm)["T"].unique())
     ax.set_xlabel(AXIS_LABELS[xcol])
-    ax.set_ylabel(metric_label(metric, short=True) + (" at $t=T$" if multi else ""))
-    ax.set_title(tag + "rate", loc="left")
-    return hs
+    ax.set_ylabel(metric_label(metric, final=multi))
+    if tag:
+        ax.set_title(tag + "rate", loc="left")
+    return slopes, extra
 
 
 # ----------------------------------------------------------------------------
@@ -1421,17 +1749,24 @@ def floor(df: pd.DataFrame, verdict: dict, out_dir: Path) -> list[Path]:
     groups = list(mm.groupby(vary, sort=True)) if vary else [((), mm)]
     has_pairs = not tf.empty
     n = 2 if has_pairs else 1
-    fig = st.new_figure(st.TWO_COL if n > 1 else st.ONE_COL, 2.6)
+    fig = st.new_figure(st.TWO_COL if n > 1 else st.ONE_COL, 2.4)
     axes = fig.subplots(1, n, squeeze=False).ravel()
     ax = axes[0]
-    handles, pairs = [], []
-    for i, (k, g) in enumerate(groups):
+    handles, pairs, shown = [], [], []
+    keyed = []
+    for k, g in groups:
         k = k if isinstance(k, tuple) else (k,)
-        key = dict(zip(vary, k), **{c: g[c].iloc[0] for c in keys if c not in vary})
+        keyed.append((dict(zip(vary, k), **{c: g[c].iloc[0] for c in keys if c not in vary}), g))
+    labels = distinct_labels([series_label(key, vary) for key, _ in keyed])
+    for i, (key, g) in enumerate(keyed):
         c = color_for(i)
         gl = g[g["T"] == g["T"].max()]
         a = seed_stats(gl, ["t"])
-        lbl = series_label(key, vary) or txt(algo_name(key["algorithm"]))
+        shown.append(gl.loc[gl["ok"], "value"].to_numpy(float))
+        lbl = labels[i] or txt(algo_name(key["algorithm"]))
+        entry = regime_entry(verdict, key.get("point", ""))
+        if entry is not None and _num(entry.get("estimate")) is not None:
+            lbl += ": " + slope_text(entry["estimate"], entry.get("ci_low"), entry.get("ci_high"))
         ln = plot_mean_band(ax, a, "t", c, label=lbl, marker=None)
         if ln is not None:
             handles.append(ln)
@@ -1447,11 +1782,13 @@ def floor(df: pd.DataFrame, verdict: dict, out_dir: Path) -> list[Path]:
                         ["point", "algorithm", "problem", "sampler", "T"])
         if len(tb):
             ts = theory_stats(tb, "t")
-            ax.plot(ts["t"], ts["value"], color=c, ls="--", lw=1.0)
+            ax.plot(ts["t"], ts["value"], color=c, ls=BOUND_LS, lw=1.0)
     set_log(ax)
+    tidy_log_ylim(ax, np.concatenate(shown) if shown else [])
     ax.set_xlabel(AXIS_LABELS["t"])
     ax.set_ylabel(metric_label(metric))
-    ax.set_title("(a) trajectories", loc="left")
+    if n > 1:
+        ax.set_title("(a) trajectories", loc="left")
     if has_pairs:
         ax = axes[1]
         if pairs:
@@ -1461,11 +1798,11 @@ def floor(df: pd.DataFrame, verdict: dict, out_dir: Path) -> list[Path]:
                 yerr = [[max(mean - lo_, 0) if np.isfinite(lo_) else 0],
                         [max(hi - mean, 0) if np.isfinite(hi) else 0]]
                 ax.errorbar([fl], [mean], yerr=yerr, marker="o", color=c, capsize=2, lw=0.8)
-                allv += [fl, mean]
+                allv += [fl, mean, lo_, hi]
             allv = np.array([v for v in allv if np.isfinite(v) and v > 0])
             if len(allv):
-                lim = np.array([allv.min() / 2, allv.max() * 2])
-                ax.plot(lim, lim, color=st.THEORY_COLOR, ls="--", lw=1.0)
+                lim = np.array([allv.min() / 1.5, allv.max() * 1.5])
+                ax.plot(lim, lim, color=st.GREY, ls="-", lw=0.8, zorder=1)
                 ax.set_xlim(lim)
                 ax.set_ylim(lim)
             set_log(ax)
@@ -1477,10 +1814,13 @@ def floor(df: pd.DataFrame, verdict: dict, out_dir: Path) -> list[Path]:
     n_runs, n_div = run_counts(meas)
     if has_pairs:
         handles.append(Line2D([], [], color=st.GREY, ls=":", label="predicted floor"))
+        if pairs:
+            handles.append(Line2D([], [], color=st.GREY, ls="-", lw=0.8,
+                                  label="measured = formula"))
     if not th[th["metric"] == "bound"].empty:
-        handles.append(Line2D([], [], color=st.GREY, ls="--", label="explicit bound"))
+        handles.append(Line2D([], [], color=st.GREY, ls=BOUND_LS, label="explicit bound"))
     handles.append(diverged_handle(n_div, n_runs))
-    legend_below(fig, handles, ncols=min(len(handles), 4))
+    legend_below(fig, handles)
     return finish(fig, out_dir, verdict)
 
 

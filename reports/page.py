@@ -15,7 +15,6 @@
 from __future__ import annotations
 
 import base64
-import math
 import struct
 from pathlib import Path
 
@@ -24,7 +23,7 @@ import pandas as pd
 from . import figures as figs
 from .style import style_context
 from .tables import (
-    _Raw, anchor, badge, bound_slack, diverged_counts, flatten, fmt_ci, fmt_num, h,
+    anchor, badge, bound_slack, diverged_counts, flatten, fmt_ci, fmt_num, h,
     html_kv_table, html_table, is_num, load_results, markdown_table, md_escape, raw,
     status_tag, table_to_html, table_to_latex, table_to_markdown, verdict_table,
 )
@@ -65,6 +64,7 @@ thead th { background:var(--soft); font-weight:600; position:sticky; top:0; }
 table.verdicts td:first-child { white-space:nowrap; }
 table.kv th { width:28%; font-weight:600; background:var(--soft); }
 table.kv td code { word-break:break-all; }
+details { margin:8px 0; } summary { cursor:pointer; font-size:14px; }
 .badge { display:inline-block; padding:1px 9px; border-radius:999px; font-size:12.5px;
   font-weight:600; letter-spacing:.02em; white-space:nowrap; }
 .badge-holds { background:var(--holds-bg); color:var(--holds); border:1px solid var(--holds); }
@@ -139,10 +139,45 @@ def _facts(v: dict) -> list[tuple[str, str]]:
                  f"intercept {fmt_num(fit.get('intercept'))}") if fit else None),
         ("Tolerance", fmt_num(v.get("tolerance")) if is_num(v.get("tolerance")) else None),
         ("Bound margin", fmt_num(v.get("bound_margin")) if is_num(v.get("bound_margin")) else None),
+        ("Tolerance reason", v.get("tolerance_reason")),
         ("Runs (diverged)", f"{v.get('n_runs', 'n/a')} ({v.get('n_diverged', 'n/a')})"),
         ("Expected verdict", v.get("expected") or "holds"),
+        ("Headline", v.get("headline")),
+        ("Schedule", v.get("schedule")),
+        ("Assumptions", v.get("assumptions")),
+        ("Fit window", v.get("fit_window")),
     ]
     return [(k, str(x)) for k, x in rows if x not in (None, "")]
+
+
+# verdict fields shown above; anything else a claim reports goes to "more"
+_SHOWN = {"claim", "paper", "theorem", "status", "algorithms", "problem", "metric", "x",
+          "prediction", "predicted_slope", "measured", "estimate", "ci_low", "ci_high", "fit",
+          "tolerance", "bound_margin", "tolerance_reason", "n_runs", "n_diverged", "expected",
+          "headline", "schedule", "assumptions", "fit_window", "verdict", "reason", "regime_map",
+          "figure"}
+
+
+def _more(v: dict) -> dict[str, str]:
+    """The claim's other reported fields, flattened (``numbers.slope_T.value``...)."""
+    out: dict[str, str] = {}
+    for k, x in v.items():
+        if k in _SHOWN:
+            continue
+        for kk, vv in flatten(x, k).items():
+            try:
+                out[kk] = fmt_num(float(vv)) if vv not in ("", "True", "False") else vv
+            except ValueError:
+                out[kk] = vv
+    return out
+
+
+def _count_verdicts(rows: list[dict]) -> dict[str, int]:
+    out: dict[str, int] = {}
+    for e in rows:
+        k = str(e.get("verdict") or "n/a")
+        out[k] = out.get(k, 0) + 1
+    return out
 
 
 def _regime_rows(v: dict) -> list[dict]:
@@ -156,6 +191,18 @@ def _figure_names(paths: list[Path]) -> list[tuple[Path | None, Path | None]]:
         p = Path(p)
         stems.setdefault(p.name[: -len(p.suffix)] if p.suffix else p.name, {})[p.suffix] = p
     return [(d.get(".pdf"), d.get(".png")) for d in stems.values()]
+
+
+def _caption(v: dict, png: Path | None, n_figs: int) -> str:
+    """Caption of a figure; with several figures per claim (e.g. AdaSAM's full
+    and tail averages, stem suffix ``__<metric>``) it names the metric shown."""
+    cap = figs.CAPTIONS.get(figs.figure_kind(v), "")
+    if n_figs > 1 and png is not None:
+        stem = png.name[: -len(png.suffix)]
+        metric = stem.split("__", 1)[1] if "__" in stem else str(v.get("metric") or "")
+        if metric:
+            cap = f"Metric {metric}. " + cap
+    return cap
 
 
 def _summary_counts(table: pd.DataFrame) -> dict[str, int]:
@@ -217,18 +264,25 @@ def render_html(directory: Path, verdicts: list[dict], table: pd.DataFrame, figu
             parts.append(f'<div class="reason"><b>Reason.</b> {h(v.get("reason"))}</div>')
         rm = _regime_rows(v)
         if rm:
-            parts.append("<h4>Per grid point</h4>")
-            parts.append(html_table(
+            table_html = html_table(
                 [[raw(f"<code>{h(e.get('point'))}</code>"), raw(badge(str(e.get("verdict") or ""))),
                   fmt_ci(e.get("estimate"), e.get("ci_low"), e.get("ci_high")) or "n/a",
                   e.get("reason", "")] for e in rm],
-                ["point", "verdict", "estimate [95% CI]", "reason"]))
+                ["point", "verdict", "estimate [95% CI]", "reason"])
+            counts = ", ".join(f"{k} {n}" for k, n in _count_verdicts(rm).items())
+            opened = " open" if len(rm) <= 12 else ""
+            parts.append(f"<details{opened}><summary><b>Per grid point</b> ({len(rm)}: {h(counts)})"
+                         f"</summary>{table_html}</details>")
+        more = _more(v)
+        if more:
+            parts.append(f"<details><summary><b>More reported values</b> ({len(more)})</summary>"
+                         f"{html_kv_table(more)}</details>")
         fpaths = figures.get(claim) or []
-        kind = figs.figure_kind(v)
-        for pdf, png in _figure_names(fpaths):
+        pairs = _figure_names(fpaths)
+        for pdf, png in pairs:
             if png is None or not png.exists():
                 continue
-            cap = figs.CAPTIONS.get(kind, "")
+            cap = _caption(v, png, len(pairs))
             link = f' <a href="{h(_rel(pdf, directory))}">PDF</a>' if pdf is not None else ""
             parts.append(f"<figure>{_img_tag(png, f'{claim} figure')}"
                          f"<figcaption>{h(cap)}{link}</figcaption></figure>")
@@ -334,15 +388,21 @@ def render_markdown(directory: Path, verdicts: list[dict], table: pd.DataFrame, 
         if v.get("reason"):
             out += [f"**Reason.** {md_escape(v.get('reason'))}", ""]
         rm = _regime_rows(v)
+        more = _more(v)
         if rm:
-            out += ["Per grid point:", "", markdown_table(
+            out += [f"Per grid point ({len(rm)}):", "", markdown_table(
                 [[f"`{e.get('point')}`", e.get("verdict", ""),
                   fmt_ci(e.get("estimate"), e.get("ci_low"), e.get("ci_high")) or "n/a",
                   e.get("reason", "")] for e in rm],
                 ["point", "verdict", "estimate [95% CI]", "reason"])]
+        if more:
+            out += ["<details><summary>More reported values</summary>", "",
+                    markdown_table([[k, x] for k, x in more.items()], ["key", "value"]),
+                    "</details>", ""]
         fpaths = figures.get(claim) or []
-        cap = figs.CAPTIONS.get(figs.figure_kind(v), "")
-        for pdf, png in _figure_names(fpaths):
+        pairs = _figure_names(fpaths)
+        for pdf, png in pairs:
+            cap = _caption(v, png, len(pairs))
             if png is not None:
                 out.append(f"![{claim}]({_rel(png, directory)})")
                 out.append("")
@@ -368,23 +428,45 @@ def render_markdown(directory: Path, verdicts: list[dict], table: pd.DataFrame, 
 # entry point
 # ----------------------------------------------------------------------------
 
-def build_report(directory, style: str = "default", strict: bool = False) -> dict:
+def existing_figures(fig_dir: Path, verdicts: list[dict]) -> dict[str, list[Path]]:
+    """Figures already in ``fig_dir`` for each claim (by the file-name stem)."""
+    out: dict[str, list[Path]] = {}
+    for v in verdicts:
+        claim = str(v.get("claim"))
+        stem = figs.safe_name(claim)
+        found = []
+        if fig_dir.is_dir():
+            for p in sorted(fig_dir.iterdir()):
+                base = p.name[: -len(p.suffix)] if p.suffix else p.name
+                if p.suffix in (".pdf", ".png") and (base == stem or base.startswith(stem + "__")):
+                    found.append(p)
+        out[claim] = found
+    return out
+
+
+def build_report(directory, style: str = "default", strict: bool = False,
+                 figures: bool = True) -> dict:
     """Build figures and report pages of a results directory.
 
     Returns ``{"html": Path, "markdown": Path, "latex": Path, "table_csv": Path,
     "figures": {claim: [Path, ...]}, "errors": {claim: message}}``.  With
-    ``strict`` a failing figure raises instead of being noted in the page.
+    ``strict`` a failing figure raises instead of being noted in the page;
+    ``figures=False`` rebuilds the tables and pages only, embedding the
+    figures already in ``DIR/figures`` (if any).
     """
     directory = Path(directory)
     df, verdicts, provenance = load_results(directory)
     fig_dir = directory / "figures"
     errors: dict[str, str] = {}
-    with style_context(style):
-        figures = figs.make_figures(df, verdicts, fig_dir, strict=strict, errors=errors)
+    if figures:
+        with style_context(style):
+            fig_paths = figs.make_figures(df, verdicts, fig_dir, strict=strict, errors=errors)
+    else:
+        fig_paths = existing_figures(fig_dir, verdicts)
     table = verdict_table(verdicts)
     slack = bound_slack(df, verdicts)
     divs = diverged_counts(df)
-    args = (directory, verdicts, table, figures, errors, provenance, slack, divs)
+    args = (directory, verdicts, table, fig_paths, errors, provenance, slack, divs)
     paths = {
         "html": directory / "report.html",
         "markdown": directory / "report.md",
@@ -395,4 +477,4 @@ def build_report(directory, style: str = "default", strict: bool = False) -> dic
     paths["markdown"].write_text(render_markdown(*args), encoding="utf-8")
     paths["latex"].write_text(table_to_latex(table), encoding="utf-8")
     table.to_csv(paths["table_csv"], index=False)
-    return {**paths, "figures": figures, "errors": errors}
+    return {**paths, "figures": fig_paths, "errors": errors}

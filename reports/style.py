@@ -94,14 +94,18 @@ BASE_RC = {
     "ytick.major.width": 0.6,
     "xtick.minor.width": 0.4,
     "ytick.minor.width": 0.4,
-    "pdf.fonttype": 42,  # embed TrueType: text stays selectable/editable
-    "ps.fonttype": 42,
     "image.cmap": SEQ_CMAP,
     "axes.unicode_minus": False,  # ASCII minus works with and without TeX
 }
 
+# Paper figures embed TrueType (Type 42) fonts: text stays editable and
+# publishers' PDF checkers reject Type 3.  Quick reports keep matplotlib's
+# Type 3 default, which writes PDFs markedly faster.
+_TYPE42 = {"pdf.fonttype": 42, "ps.fonttype": 42}
+
 DEFAULT_RC = {
     **BASE_RC,
+    "pdf.fonttype": 3,
     "font.family": "sans-serif",
     "font.sans-serif": ["DejaVu Sans"],
     "mathtext.fontset": "dejavusans",
@@ -110,6 +114,7 @@ DEFAULT_RC = {
 
 PAPER_RC_NOTEX = {
     **BASE_RC,
+    **_TYPE42,
     "font.family": "serif",
     "font.serif": ["STIXGeneral", "DejaVu Serif"],
     "mathtext.fontset": "stix",
@@ -118,6 +123,7 @@ PAPER_RC_NOTEX = {
 
 PAPER_RC_TEX = {
     **BASE_RC,
+    **_TYPE42,
     "font.family": "serif",
     "text.usetex": True,
     "text.latex.preamble": r"\usepackage{amsmath}\usepackage{amssymb}",
@@ -223,22 +229,52 @@ class LogTickFormatter(LogFormatterSciNotation):
 
     def __call__(self, x, pos=None):
         s = super().__call__(x, pos)
-        if not s or usetex_on() or self._base != 10:
+        if not s or usetex_on() or self._base != 10 or not _font_has_superscripts():
             return s
         return sci_text(x)
 
 
-def log_axis(axis) -> None:
-    """Put the compact formatters on a log-scaled axis (``ax.xaxis``/``ax.yaxis``)."""
+_SUPERSCRIPT_FONTS: dict[tuple, bool] = {}
+
+
+def _font_has_superscripts() -> bool:
+    """Whether the current text font has the superscript digits and minus
+    (DejaVu does, STIX does not); otherwise ticks keep mathtext labels."""
+    rc = mpl.rcParams
+    key = (tuple(rc["font.family"]), tuple(rc["font.sans-serif"]), tuple(rc["font.serif"]))
+    if key not in _SUPERSCRIPT_FONTS:
+        from matplotlib import font_manager
+        from matplotlib.ft2font import FT2Font
+        try:
+            path = font_manager.findfont(font_manager.FontProperties(family=rc["font.family"]),
+                                         fallback_to_default=True)
+            font = FT2Font(path)
+            _SUPERSCRIPT_FONTS[key] = all(font.get_char_index(ord(c)) != 0
+                                          for c in "\u207b\u2070\u00b9\u00b2\u00b3\u2074\u2079\u00d7")
+        except Exception:  # noqa: BLE001
+            _SUPERSCRIPT_FONTS[key] = False
+    return _SUPERSCRIPT_FONTS[key]
+
+
+def log_axis(axis, minor_decades: float = 1.0) -> None:
+    """Put the compact formatters on a log-scaled axis (``ax.xaxis``/``ax.yaxis``).
+
+    Minor ticks (2, 3, 5, ...) are labelled when the axis spans at most
+    ``minor_decades`` decades (matplotlib's default is 1)."""
     axis.set_major_formatter(LogTickFormatter(base=10.0))
-    axis.set_minor_formatter(LogTickFormatter(base=10.0, labelOnlyBase=False))
+    axis.set_minor_formatter(LogTickFormatter(base=10.0, labelOnlyBase=False,
+                                              minor_thresholds=(minor_decades, 0.4)))
 
 
 def new_figure(width: float = ONE_COL, height: float | None = None) -> Figure:
-    """A pyplot-free figure with constrained layout (no overlapping text)."""
+    """A pyplot-free figure with constrained layout (no overlapping text) on an
+    Agg canvas (so text can be measured before saving)."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
     if height is None:
         height = width * 0.75
-    return Figure(figsize=(width, height), layout="constrained")
+    fig = Figure(figsize=(width, height), layout="constrained")
+    FigureCanvasAgg(fig)
+    return fig
 
 
 def _stem_path(path_stem, suffix: str) -> Path:
@@ -255,15 +291,26 @@ def save(fig: Figure, path_stem, dpi: int = DPI) -> list[Path]:
     """
     out = [_stem_path(path_stem, ".pdf"), _stem_path(path_stem, ".png")]
     out[0].parent.mkdir(parents=True, exist_ok=True)
+    engine = fig.get_layout_engine()
     try:
-        for p in out:
-            fig.savefig(p, dpi=dpi)
+        # PNG first: drawing it runs the layout engine once; the PDF then reuses
+        # those positions (layout is in figure-relative units, dpi-independent)
+        fig.savefig(out[1], dpi=dpi)
+        if engine is not None:
+            fig.set_layout_engine("none")
+        fig.savefig(out[0], dpi=dpi)
     except Exception:
         if not usetex_on():
             raise
         with mpl.rc_context({"text.usetex": False}):
             for t in fig.findobj(lambda a: hasattr(a, "set_usetex")):
                 t.set_usetex(False)
-            for p in out:
+            for p in (out[1], out[0]):
                 fig.savefig(p, dpi=dpi)
+    finally:
+        if engine is not None and fig.get_layout_engine() is not engine:
+            try:
+                fig.set_layout_engine(engine)
+            except RuntimeError:
+                pass
     return out

@@ -34,7 +34,7 @@ from optim import Schedule, streams, validate
 from optim.batched import rules
 from optim.batched import run
 from optim.reference import run_reference
-from problems import FullBatch, Importance, Sample, TwoQuadratics, Uniform, draw_steps, make_problem
+from problems import Importance, Sample, TwoQuadratics, Uniform, draw_steps, make_problem
 from problems import samplers
 
 T, R, RTOL = 60, 3, 1e-12

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import functools
 import itertools
-from math import comb
 
 import numpy as np
 import pytest

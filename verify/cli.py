@@ -145,7 +145,7 @@ def run_claims(claims, ctx: Context) -> tuple[pd.DataFrame, list[dict]]:
     from tqdm import tqdm
     frames, verdicts = [], []
     for claim in tqdm(claims, desc="claims", disable=not ctx.progress, leave=False):
-        rows = claim.run(ctx)
+        rows = claim.execute(ctx)
         frames.append(rows)
         verdicts.append(claim.verdict(rows))
     return pd.concat(frames, ignore_index=True), verdicts

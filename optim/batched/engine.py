@@ -91,7 +91,7 @@ def run(algorithm: str, problem, sampler: Sampler, hp: Optional[dict] = None, *,
     instead of drawing (tests). running: also evaluate ||grad f(x_t)||^2 every step for the
     running average/minimum (one full gradient per step).
     """
-    algo = get(algorithm)
+    get(algorithm)
     device = torch.device(device)
     if device.type == "cuda" and not torch.cuda.is_available():
         raise ValueError("device 'cuda' was requested but torch.cuda.is_available() is False")

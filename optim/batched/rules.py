@@ -6,8 +6,6 @@ keeps its state as tensors with a leading run axis and never loops over runs.
 """
 from __future__ import annotations
 
-import math
-
 import torch
 
 from ..schedules import Schedule

@@ -81,18 +81,16 @@ it falls like 1/sqrt(bT) once eps holds the denominator.
 """
 from __future__ import annotations
 
-import contextlib
 import json
 
 import numpy as np
 import pandas as pd
-import torch
 from scipy.stats import t as student_t
 
 from optim.schedules import adasam_corollary
 from problems import FullBatch, Gaussian, make_problem
 
-from ..claim import Claim, Context
+from ..claim import Claim, Context, engine_threads
 from ..pivot import fit_dict, number
 from ..stats import combine_verdicts, fit_loglog_slope, rate_verdict
 from ..sweep import Point, run_points, theory_rows
@@ -140,22 +138,8 @@ def _points(levels, b: int, Ts) -> list[Point]:
     return pts
 
 
-@contextlib.contextmanager
-def _one_intra_op_thread():
-    """Run the engine with one torch intra-op thread, then restore the caller's setting. At d = 10 and
-    R ~ 200 runs a parallel (R, d) @ (d, n) product costs more in thread synchronisation than it
-    saves; on a busy 2-core machine it made a step ~70x slower (measured: 9.5 ms vs 0.13 ms per
-    gradient pair at R = 160). A workaround local to this claim; the engine should choose this itself."""
-    old = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(old)
-
-
 def run(ctx: Context):
-    with _one_intra_op_thread():
+    with engine_threads(ctx):
         return _run(ctx)
 
 

@@ -44,17 +44,15 @@ in T (the O(T^-1/2) rate should fail) and its level over the floor.
 from __future__ import annotations
 
 import json
-from contextlib import contextmanager
 
 import numpy as np
 import pandas as pd
-import torch
 
 from optim.batched import run as engine_run
 from optim.registry import validate
 from problems import Uniform, logistic
 
-from ..claim import Claim, Context
+from ..claim import Claim, Context, engine_threads
 from ..pivot import fit_dict, number, seed_matrix, theory_curve
 from ..results import trace_rows
 from ..stats import check_bound, combine_verdicts, fit_loglog_slope, mean_confidence, rate_verdict
@@ -71,21 +69,6 @@ TOL = 0.1
 PREDICTED = -0.5
 GRIDS = {"quick": {"T": (250, 1000, 4000)}, "full": {"T": (250, 1000, 4000, 16000)}}
 ALGOS = {"lets_sam": "sam", "lets_asam": "asam"}   # LETS algorithm -> label of its constant-rho contrast
-
-
-@contextmanager
-def single_thread(ctx: Context):
-    """torch on one CPU thread for these tiny (R, d <= 10) tensors, restored afterwards. Intra-op threads only
-    add synchronisation here, and on a loaded 2-core machine they made a run 5-10x slower in CPU time."""
-    if str(ctx.device) != "cpu":
-        yield
-        return
-    prev = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(prev)
 
 
 def run_batch(ctx: Context, claim: str, algorithm: str, problem, sampler, points: list[Point], *,
@@ -161,7 +144,7 @@ def bound_fn(T, gamma_s, D0, sigma2_over_b, kappa):
 
 
 def run(ctx: Context):
-    with single_thread(ctx):
+    with engine_threads(ctx):
         return _run(ctx)
 
 

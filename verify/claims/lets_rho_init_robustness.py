@@ -42,11 +42,11 @@ from scipy.stats import t as student_t
 
 from problems import Uniform, logistic
 
-from ..claim import Claim, Context
+from ..claim import Claim, Context, engine_threads
 from ..pivot import number
 from ..stats import combine_verdicts, mean_confidence
 from ..sweep import Point
-from .lets_rate import run_batch, single_thread
+from .lets_rate import run_batch
 
 ID = "lets.rho_init_robustness"
 SHIFT = 1.0
@@ -67,7 +67,7 @@ def _label(beta: float, shift: bool) -> str:
 
 
 def run(ctx: Context):
-    with single_thread(ctx):
+    with engine_threads(ctx):
         return _run(ctx)
 
 

@@ -46,7 +46,7 @@ import pandas as pd
 from optim.schedules import Schedule
 from problems import FullBatch, Quadratic
 
-from ..claim import Claim, Context
+from ..claim import Claim, Context, engine_threads
 from ..pivot import fit_dict, number, seed_matrix, theory_curve
 from ..stats import check_bound, combine_verdicts, estimate_plateau, fit_loglog_slope
 
@@ -77,8 +77,7 @@ def amplitude(eta_mu: float, rho: float) -> float:
 
 
 def run(ctx: Context):
-    from .lets_rate import single_thread
-    with single_thread(ctx):
+    with engine_threads(ctx):
         return _run(ctx)
 
 
@@ -172,9 +171,9 @@ def _linear_verdict(r, lo, hi):
         return "inconclusive", f"steepening ratio {r:.3g}, no CI (a decade slope CI contains 0)"
     txt = f"steepening ratio {r:.3g} [{lo:.3g}, {hi:.3g}] (geometric: 10, power law: 1)"
     if lo > RATIO_SPLIT:
-        return "holds", txt + f" > sqrt(10): linear rate"
+        return "holds", txt + " > sqrt(10): linear rate"
     if hi < RATIO_SPLIT:
-        return "violated", txt + f" < sqrt(10): not linear"
+        return "violated", txt + " < sqrt(10): not linear"
     return "inconclusive", txt + " straddles sqrt(10)"
 
 
