@@ -16,8 +16,7 @@ lambda = 1 (SAM), whose constant-step run only reaches the neighbourhood
 N = (L/mu) [ (rho (1-lambda)^2 + gamma (1 + 2 L^2 rho^2 (1-lambda)^2)) C + rho lambda^2 (1 + 2 L^2 gamma rho) ].
 
 What is run. rho* is half its (strict) limit and gamma* is the Thm 3.2 limit at that rho* (at the
-limit of rho the gamma limit is 0, so some fraction is needed; 1/2 is our choice, the paper's code
-uses its own constants). A, B, C come from sampler.abc(problem), L = L_max, mu = problem.mu.
+limit of rho the gamma limit is 0, so some fraction is needed; 1/2 is our choice). A, B, C come from sampler.abc(problem), L = L_max, mu = problem.mu.
 Quick grid: ridge (n=100, d=20, Gram condition 2, reg=40: kappa_max = L_max/mu ~ 1.65, chosen well
 conditioned so that the asymptotic regime, which starts at t ~ 1/(gamma* mu) ~ 4 kappa_max^2, fits
 in a quick run; d = 20 so that the single-iterate f - f* averages over 20 modes and 8 seeds resolve
@@ -29,8 +28,9 @@ PL constant mu ~ 0.1755, L = 8) with additive Gaussian noise sigma = 1 (A = 0, B
 Measured: E[f(x_t) - f*] (mean over seeds) at log-spaced checkpoints t of ONE long run per
 (problem, lambda). The schedule does not depend on the horizon, so the iterate at checkpoint t IS the
 horizon-t run, and the slope in t is the slope in T of the theorem. Fit window: t >= max(10/(gamma* mu),
-T/10^1.5): well after the schedule switched from constant to decreasing (at t ~ 2/(gamma* mu)) and
-over the last 1.5 decades. Prediction: slope <= -1 + tol for every lambda.
+T/10^1.5): well after the step size switched from constant to decreasing (at t ~ 2/(gamma* mu)) and
+over the last 1.5 decades (the radius switches at t ~ 1/(2 rho*), inside the window for lambda = 0 on
+the quick grid, t ~ 300). Prediction: slope <= -1 + tol for every lambda.
 
 Contrast (same problem, samples and lambda): the constant-step run of Thm 3.2 (gamma*, rho* fixed).
 It must stall: plateau (mean of each seed's f - f* over t >= T/2) with CI above 0, and its slope over
