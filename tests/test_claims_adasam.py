@@ -104,7 +104,7 @@ def test_judge_flat_optimisation_dominated_T_slope_is_inconclusive_not_violated(
 @pytest.mark.slow
 def test_quick_claim_runs_and_matches_expected():
     ctx = Context(quick=True, seeds=8, progress=False)
-    rows = ada.CLAIM.run(ctx)
+    rows = ada.CLAIM.execute(ctx)
     v = ada.CLAIM.verdict(rows)
     assert v["n_diverged"] == 0
     finals = rows[(rows["seed"] >= 0) & (rows["t"] == rows["T"])]

@@ -210,7 +210,7 @@ def test_spread_ratio_ci_covers_the_truth():
 @pytest.mark.parametrize("claim", [lr.CLAIM, robust.CLAIM, sc.CLAIM], ids=lambda c: c.id)
 def test_quick_claim_gives_expected_verdict(claim):
     ctx = Context(quick=True, seeds=8, progress=False)
-    rows = claim.run(ctx)
+    rows = claim.execute(ctx)
     assert list(rows.columns) == list(COLUMNS)
     out = claim.verdict(rows)
     assert out["verdict"] == claim.expected, out["reason"]

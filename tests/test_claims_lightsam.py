@@ -94,7 +94,7 @@ def test_judge_plateau_at_tiny_eta_is_pre_asymptotic_not_violated():
 @pytest.mark.slow
 def test_quick_claim_runs_and_matches_expected():
     ctx = Context(quick=True, seeds=8, progress=False)
-    rows = ls.CLAIM.run(ctx)
+    rows = ls.CLAIM.execute(ctx)
     v = ls.CLAIM.verdict(rows)
     assert set(rows["algorithm"]) == set(ls.VARIANTS) | {"sam"}
     assert v["counts"]["lightsam_diverged_runs"] == 0

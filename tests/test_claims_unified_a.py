@@ -190,7 +190,7 @@ def test_importance_weighted_minimiser_solves_the_weighted_normal_equations():
 @pytest.mark.parametrize("module", [thm32, cor34, imp], ids=lambda m: m.ID)
 def test_quick_claim_gives_expected_verdict(module):
     claim = module.CLAIM
-    rows = claim.run(Context(quick=True, seeds=8, progress=False))
+    rows = claim.execute(Context(quick=True, seeds=8, progress=False))
     v = claim.verdict(rows)
     assert v["verdict"] == claim.expected, v["reason"]
     assert v["n_diverged"] == 0

@@ -140,7 +140,7 @@ def test_unit_row_problem_has_equal_smoothness():
 @pytest.mark.slow
 @pytest.mark.parametrize("claim", [dec.CLAIM, ncv.CLAIM], ids=lambda c: c.id)
 def test_quick_claim_gives_expected_verdict(claim):
-    rows = claim.run(Context(quick=True, seeds=8, progress=False))
+    rows = claim.execute(Context(quick=True, seeds=8, progress=False))
     out = claim.verdict(rows)
     assert out["n_diverged"] == 0
     assert out["verdict"] == claim.expected, out["reason"]

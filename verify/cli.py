@@ -210,6 +210,12 @@ def cmd_check(args) -> int:
         claims = claims_for(None, args.claim)
     except ValueError as e:
         raise UsageError(str(e)) from None
+    baseline = None
+    if not args.update_baseline:
+        try:
+            baseline = check.load(path)
+        except FileNotFoundError as e:
+            raise UsageError(str(e)) from None
     ctx = Context(quick=True, seeds=args.seeds, seed=args.seed, progress=sys.stderr.isatty())
     _, verdicts = run_claims(claims, ctx)
     current = check.snapshot(verdicts)
@@ -222,10 +228,6 @@ def cmd_check(args) -> int:
         print("\n".join(lines) if lines else "baseline unchanged (every CI overlaps, every verdict equal)")
         print(f"wrote {path}")
         return 0
-    try:
-        baseline = check.load(path)
-    except FileNotFoundError as e:
-        raise UsageError(str(e)) from None
     if args.claim:
         baseline = {k: v for k, v in baseline.items() if k in current}
     lines = check.drift(baseline, current)

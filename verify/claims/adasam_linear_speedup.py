@@ -90,7 +90,7 @@ from scipy.stats import t as student_t
 from optim.schedules import adasam_corollary
 from problems import FullBatch, Gaussian, make_problem
 
-from ..claim import Claim, Context, engine_threads
+from ..claim import Claim, Context
 from ..pivot import fit_dict, number
 from ..stats import combine_verdicts, fit_loglog_slope, rate_verdict
 from ..sweep import Point, run_points, theory_rows
@@ -139,11 +139,6 @@ def _points(levels, b: int, Ts) -> list[Point]:
 
 
 def run(ctx: Context):
-    with engine_threads(ctx):
-        return _run(ctx)
-
-
-def _run(ctx: Context):
     grid = GRIDS["quick" if ctx.quick else "full"]
     bs, Ts = grid["b"], grid["T"]
     problem, x0, sigma = setup()

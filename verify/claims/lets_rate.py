@@ -52,7 +52,7 @@ from optim.batched import run as engine_run
 from optim.registry import validate
 from problems import Uniform, logistic
 
-from ..claim import Claim, Context, engine_threads
+from ..claim import Claim, Context
 from ..pivot import fit_dict, number, seed_matrix, theory_curve
 from ..results import trace_rows
 from ..stats import check_bound, combine_verdicts, fit_loglog_slope, mean_confidence, rate_verdict
@@ -144,11 +144,6 @@ def bound_fn(T, gamma_s, D0, sigma2_over_b, kappa):
 
 
 def run(ctx: Context):
-    with engine_threads(ctx):
-        return _run(ctx)
-
-
-def _run(ctx: Context):
     Ts = GRIDS["quick" if ctx.quick else "full"]["T"]
     problem = logistic(**PROBLEM)
     sampler = Uniform(batch=BATCH)

@@ -42,7 +42,7 @@ from scipy.stats import t as student_t
 
 from problems import Uniform, logistic
 
-from ..claim import Claim, Context, engine_threads
+from ..claim import Claim, Context
 from ..pivot import number
 from ..stats import combine_verdicts, mean_confidence
 from ..sweep import Point
@@ -67,11 +67,6 @@ def _label(beta: float, shift: bool) -> str:
 
 
 def run(ctx: Context):
-    with engine_threads(ctx):
-        return _run(ctx)
-
-
-def _run(ctx: Context):
     g = GRIDS["quick" if ctx.quick else "full"]
     T = int(g["T"])
     sampler = Uniform(batch=BATCH)

@@ -42,7 +42,8 @@ slope "in T" is fitted on t from the checkpoint rows.
 
 Per-grid-point rule (one verdict per (variant, rho, eta); the same rule for both metrics, min and avg):
   y(t) = metric(t) sqrt(t) / ln t, slope of log(mean over seeds of y) on log t with a bootstrap CI
-  over seeds (stats.fit_loglog_slope), window t in [max(T/30, T*), T].
+  over seeds (stats.fit_loglog_slope), window t in [max(T/30, T*), T] (burn-in), or [T/30, T] when the
+  point is pre-asymptotic (T* > T/3).
   T* is where the bound's leading term stops dominating: with the unknown constants set to 1,
     B(t) = K^2 D1 / t + K sqrt(D0 / t),   K = (f(x0) - f*)/eta + eta L,
   and T* = (K^2/||grad f(x0)||^2) max(2 D1, 4 D0/||grad f(x0)||^2), the first t with B(t) <= ||grad f(x0)||^2
@@ -58,8 +59,8 @@ Per-grid-point rule (one verdict per (variant, rho, eta); the same rule for both
   point verdict = combine(min verdict, avg verdict) (violated if either, holds if both).
 Overall: combine the LightSAM points (violated if any, holds if all, else inconclusive with counts);
 "holds" needs 0 diverged LightSAM runs. SAM points get the same fits without the pre-asymptotic
-exemption (SAM has no such bound) and are classed diverged / stalled (slope CI above 0 + tol) /
-decaying / unresolved; the fraction diverged-or-stalled is reported next to LightSAM's.
+exemption (SAM has no such bound; window [T/30, T]) and are classed diverged / stalled (slope CI
+above 0 + tol) / decaying / unresolved; the fraction diverged-or-stalled is reported next to LightSAM's.
 """
 from __future__ import annotations
 
@@ -126,14 +127,14 @@ def _final_mean(g: pd.DataFrame, metric: str) -> float:
     return float(v.mean()) if v.size else float("nan")
 
 
-def _metric_verdict(fit, pre: bool, t_need: float, exempt: bool) -> tuple[str, str]:
+def _metric_verdict(fit, pre: bool, t_need: float) -> tuple[str, str]:
     """Verdict of one metric's rescaled-slope fit at one point (rule in the module docstring)."""
     text = f"{fit.slope:+.3f} [{fit.ci_low:+.3f}, {fit.ci_high:+.3f}]"
     if not (np.isfinite(fit.ci_low) and np.isfinite(fit.ci_high)):
         return "inconclusive", f"{fit.slope:+.3f} (no CI: {fit.n_points} points, {fit.n_seeds} seeds)"
     if fit.ci_high <= TOL:
-        return "holds", text + (" (pre-asymptotic window)" if pre and exempt else "")
-    if pre and exempt:
+        return "holds", text + (" (pre-asymptotic window)" if pre else "")
+    if pre:
         return "inconclusive", text + f" pre-asymptotic, needs T >= {t_need:.2g}"
     if fit.ci_low > TOL:
         return "violated", text + " > tol"
@@ -150,14 +151,14 @@ def judge_point(g: pd.DataFrame, exempt: bool = True) -> dict:
     delta, g0 = _start(g, "f_gap"), _start(g, "grad_sq")
     K = delta / eta + eta * L
     t_star = K * K / g0 * max(2 * D1, 4 * D0 / g0)
-    pre = t_star > T / MIN_SPAN
-    w0 = T / BURN_IN if pre else max(T / BURN_IN, t_star)
+    pre = exempt and t_star > T / MIN_SPAN
+    w0 = max(T / BURN_IN, t_star) if exempt and not pre else T / BURN_IN
     fits, verdicts, texts = {}, [], []
     for m in METRICS:
         t, Y = seed_matrix(g, m, axis="t", final=False)
         w = (t >= w0) & (t >= 2)
         fit = fit_loglog_slope(t[w], Y[:, w] * np.sqrt(t[w]) / np.log(t[w]))
-        v, txt = _metric_verdict(fit, pre, MIN_SPAN * t_star, exempt)
+        v, txt = _metric_verdict(fit, pre, MIN_SPAN * t_star)
         fits[m] = fit
         verdicts.append(v)
         texts.append(f"{m.replace('grad_sq_', '')} {txt}")
@@ -167,7 +168,7 @@ def judge_point(g: pd.DataFrame, exempt: bool = True) -> dict:
     else:
         verdict = combine_verdicts(verdicts)
     worst = max(fits.values(), key=lambda f: -np.inf if not np.isfinite(f.slope) else f.slope)
-    where = f"window t in [{w0:.3g}, {T}], T* = {t_star:.3g}"
+    where = f"window t in [{w0:.3g}, {T}]" + (f", T* = {t_star:.3g}" if exempt else "")
     return {"verdict": verdict, "fit": worst, "fits": fits, "pre": bool(pre), "t_star": float(t_star),
             "n_div": n_div, "n_seeds": n_seeds, "eta": eta, "rho": rho, "T": T,
             "final": {m: _final_mean(g, m) for m in METRICS},
@@ -182,6 +183,15 @@ def _sam_class(p: dict) -> str:
     if all(f.ci_high <= TOL for f in p["fits"].values()):
         return "decaying"
     return "unresolved"
+
+
+def _where(points: list[dict]) -> str:
+    """'n (rho in {...}, eta in {...})': where a set of grid points lies, compactly."""
+    if not points:
+        return "0"
+    rhos = ", ".join(f"{r:g}" for r in sorted({p["rho"] for p in points}))
+    etas = ", ".join(f"{e:g}" for e in sorted({p["eta"] for p in points}))
+    return f"{len(points)} (rho in {{{rhos}}}, eta in {{{etas}}})"
 
 
 def _binom(k: int, n: int) -> dict:
@@ -227,10 +237,9 @@ def judge(rows):
         per_var.append(f"{a} [{TAGS[a]}] {vs.count('holds')}/{vs.count('violated')}/{vs.count('inconclusive')}")
     classes = {k: _sam_class(p) for k, p in sam.items()}
     n_fail = sum(c in ("diverged", "stalled") for c in classes.values())
-    sam_text = (f"SAM contrast: {sum(c == 'diverged' for c in classes.values())} diverged, "
-                f"{sum(c == 'stalled' for c in classes.values())} stalled of {len(classes)} points"
-                + (" (at " + ", ".join(sorted(lbl for (_, lbl), c in classes.items()
-                                              if c in ('diverged', 'stalled'))) + ")" if n_fail else ""))
+    sam_text = "SAM contrast: " + ", ".join(
+        f"{c} {_where([p for k, p in sam.items() if classes[k] == c])}" for c in ("diverged", "stalled")) + \
+        f" of {len(classes)} points"
     worst = _worst(list(light.values()))
     head = worst if worst is not None else max(light.values(), key=lambda p: p["fit"].slope, default=None)
     if head is None:
@@ -240,6 +249,10 @@ def judge(rows):
     hf = head["fit"]
     hname = next(f"{k[0]} {k[1]}" for k, v in light.items() if v is head)
     cause = ""
+    if n_viol:
+        cause = " violated at " + ", ".join(
+            f"{a} {_where([p for k, p in light.items() if k[0] == a and p['verdict'] == 'violated'])}"
+            for a in VARIANTS if any(k[0] == a and p["verdict"] == "violated" for k, p in light.items())) + ";"
     if overall == "inconclusive":
         cause = (f" inconclusive: {n_pre} pre-asymptotic (bound's leading term not yet small), "
                  f"{n_inc - n_pre} with CI straddling 0 + {TOL:g};")
@@ -254,7 +267,7 @@ def judge(rows):
                                        else number(np.nan, np.nan, np.nan))
     numbers["lightsam_diverged_fraction"] = _binom(div_runs, all_runs)
     numbers["sam_failed_fraction"] = _binom(n_fail, len(classes))
-    return {"verdict": overall, "reason": reason,
+    return {"verdict": overall, "reason": reason, "n_diverged": div_runs, "n_runs": all_runs,
             "measured": (f"worst judged slope of metric*sqrt(t)/ln t {hf.slope:+.3f} "
                          f"[{hf.ci_low:+.3f}, {hf.ci_high:+.3f}] ({hname}); LightSAM diverged "
                          f"{div_runs}/{all_runs} runs; SAM diverged or stalled at {n_fail}/{len(classes)} points"),
@@ -271,8 +284,8 @@ CLAIM = Claim(
     theorem="convergence for any rho, eta: min_t / avg E||grad f||^2 = O(ln T / sqrt T) [rate confirmed, "
             "constants unknown]",
     status="confirmed", algorithms=VARIANTS + (CONTRAST,),
-    problem=f"pl_sine d={D} (L = 8, f* = 0), x0 = linspace(0.55, 1.45, {D}), affine-variance oracle D0 = {NOISE['D0']:g}, "
-            f"D1 = 1 + Var zeta = {1 + NOISE['var_zeta']:g}",
+    problem=f"pl_sine d={D} (L = 8, f* = 0), x0 = linspace(0.55, 1.45, {D}), affine-variance oracle "
+            f"D0 = {NOISE['D0']:g}, D1 = 1 + Var zeta = {1 + NOISE['var_zeta']:g}",
     assumptions="L-smooth, bounded below, nonconvex; affine variance E||g||^2 <= D0 + D1 ||grad f||^2",
     schedule="constant eta (hp lr) and rho on a log grid 1e-3 ... 1e3 (quick 3 x 3, full 7 x 7); eps = 1e-8; "
              "LightSAM-III b1 = 0.9, b2 = 0.999, perturb along r_t",

@@ -46,7 +46,7 @@ import pandas as pd
 from optim.schedules import Schedule
 from problems import FullBatch, Quadratic
 
-from ..claim import Claim, Context, engine_threads
+from ..claim import Claim, Context
 from ..pivot import fit_dict, number, seed_matrix, theory_curve
 from ..stats import check_bound, combine_verdicts, estimate_plateau, fit_loglog_slope
 
@@ -77,11 +77,6 @@ def amplitude(eta_mu: float, rho: float) -> float:
 
 
 def run(ctx: Context):
-    with engine_threads(ctx):
-        return _run(ctx)
-
-
-def _run(ctx: Context):
     import json
 
     from optim.batched import run as engine_run

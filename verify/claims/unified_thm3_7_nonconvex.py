@@ -61,7 +61,7 @@ import pandas as pd
 from optim.schedules import horizon_constant
 from problems import RobustRegression, Uniform
 
-from ..claim import Claim, Context, engine_threads
+from ..claim import Claim, Context
 from ..pivot import fit_dict, number, seed_matrix
 from ..stats import combine_verdicts, fit_loglog_slope, rate_verdict
 from ..sweep import Point, run_points
@@ -99,10 +99,9 @@ def run(ctx: Context):
                         {"lr": float(horizon_constant(c, T)), "rho": float(horizon_constant(c, T)), "lam": lam},
                         T=T, info={"c_gamma": c, "c_rho": c, "d": d, "x0": x0})
                   for lam in grid["lambdas"] for T in Ts]
-        with engine_threads(ctx):
-            frames.append(run_points(ctx, ID, ALGO, problem, Uniform(), points, problem_name=f"robust_regression_d{d}",
-                                     sampler_name="uniform", label=f"d={d} x0={x0:g}", x0=np.full(d, x0),
-                                     checkpoints=np.unique(np.geomspace(1, max(Ts), 30).astype(int))))
+        frames.append(run_points(ctx, ID, ALGO, problem, Uniform(), points, problem_name=f"robust_regression_d{d}",
+                                 sampler_name="uniform", label=f"d={d} x0={x0:g}", x0=np.full(d, x0),
+                                 checkpoints=np.unique(np.geomspace(1, max(Ts), 30).astype(int))))
     return pd.concat(frames, ignore_index=True)
 
 

@@ -1,0 +1,108 @@
+"""The CI regression gate (python -m verify check) and run-to-run determinism."""
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from verify import check
+from verify.claim import Context
+from verify.registry import all_claims
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def test_same_seed_same_machine_bit_identical_tables():
+    claim = all_claims()["sam.deterministic_sc"]
+    a = claim.execute(Context(seeds=2, seed=3, progress=False))
+    b = claim.execute(Context(seeds=2, seed=3, progress=False))
+    pd.testing.assert_frame_equal(a, b, check_exact=True)
+
+
+def test_other_seed_changes_a_stochastic_table():
+    claim = all_claims()["sam.constant_rho_floor"]
+    a = claim.execute(Context(seeds=2, seed=0, progress=False))
+    b = claim.execute(Context(seeds=2, seed=1, progress=False))
+    assert not a["value"].equals(b["value"])
+
+
+def test_drift_rule():
+    base = {"c": {"verdict": "holds", "expected": "holds",
+                  "numbers": {"slope": {"value": -0.5, "ci_low": -0.55, "ci_high": -0.45}}}}
+    same = {"c": {"verdict": "holds", "expected": "holds",
+                  "numbers": {"slope": {"value": -0.47, "ci_low": -0.52, "ci_high": -0.42}}}}
+    moved = {"c": {"verdict": "holds", "expected": "holds",
+                   "numbers": {"slope": {"value": -0.3, "ci_low": -0.35, "ci_high": -0.25}}}}
+    flipped = {"c": {"verdict": "violated", "expected": "holds", "numbers": same["c"]["numbers"]}}
+    assert check.drift(base, same) == []
+    assert check.drift(base, moved) == ["c: slope -0.5 [-0.55, -0.45] -> -0.3 [-0.35, -0.25] (CIs do not overlap)"]
+    assert check.drift(base, flipped) == ["c: verdict holds -> violated"]
+    assert check.drift(base, {}) == ["c: missing from this run (in the baseline)"]
+
+
+def test_baseline_covers_every_claim():
+    baseline = json.loads(check.BASELINE.read_text())["claims"]
+    assert set(baseline) == set(all_claims())
+    for cid, entry in baseline.items():
+        assert entry["numbers"], f"{cid} has no gated numbers"
+
+
+def test_gate_passes_on_main():
+    """The gate itself, as CI runs it: every claim's quick grid against verify/baseline.json."""
+    out = subprocess.run([sys.executable, "-m", "verify", "check"], cwd=ROOT, capture_output=True, text=True,
+                         timeout=1200)
+    assert out.returncode == 0, out.stdout + out.stderr
+    assert "no drift" in out.stdout
+
+
+def test_gate_fails_on_a_moved_baseline(tmp_path):
+    """A baseline whose slope CI excludes today's value makes the gate exit 1 naming the claim."""
+    baseline = json.loads(check.BASELINE.read_text())["claims"]
+    cid = "sam.deterministic_sc"
+    entry = baseline[cid]
+    name, num = next(iter(entry["numbers"].items()))
+    shift = 10 * (abs(num["value"]) + 1)
+    entry["numbers"][name] = {"value": num["value"] + shift, "ci_low": num["value"] + shift - 1e-9,
+                              "ci_high": num["value"] + shift + 1e-9}
+    path = tmp_path / "baseline.json"
+    check.save(path, {cid: entry})
+    out = subprocess.run([sys.executable, "-m", "verify", "check", "--claim", cid, "--baseline", str(path)],
+                         cwd=ROOT, capture_output=True, text=True, timeout=600)
+    assert out.returncode == 1
+    assert out.stdout.startswith(f"{cid}: {name}")
+
+
+@pytest.mark.parametrize("args,message", [
+    (["rates", "--algo", "nope"], "unknown algorithm 'nope'"),
+    (["rates", "--claim", "nope"], "unknown claim 'nope'"),
+    (["rates", "--seeds", "1"], "--seeds 1"),
+    (["rates", "--device", "tpu"], "--device tpu"),
+    (["rates", "--out", "/proc/samcheck-unwritable"], "--out /proc/samcheck-unwritable"),
+    (["check", "--baseline", "/nonexistent/b.json"], "does not exist"),
+    (["check", "--claim", "nope"], "unknown claim 'nope'"),
+    (["report", "/nonexistent/dir"], "no such directory"),
+])
+def test_cli_bad_input_is_one_line_exit_2(args, message):
+    """Bad input: one line on stderr, exit code 2, no traceback."""
+    out = subprocess.run([sys.executable, "-m", "verify", *args], cwd=ROOT, capture_output=True, text=True,
+                         timeout=120)
+    assert out.returncode == 2
+    assert message in out.stderr
+    assert out.stderr.count("\n") == 1 and "Traceback" not in out.stderr
+
+
+def test_cuda_requested_without_cuda():
+    import torch
+    if torch.cuda.is_available():
+        pytest.skip("CUDA is available here")
+    out = subprocess.run([sys.executable, "-m", "verify", "rates", "--device", "cuda"], cwd=ROOT,
+                         capture_output=True, text=True, timeout=120)
+    assert out.returncode == 2 and "CUDA is not available" in out.stderr and out.stderr.count("\n") == 1
+
+
+def test_algorithm_without_claim_says_so(tmp_path):
+    out = subprocess.run([sys.executable, "-m", "verify", "rates", "--algo", "sgd", "--out", str(tmp_path)],
+                         cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0 and "has no claim" in out.stdout
