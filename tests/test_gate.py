@@ -40,6 +40,14 @@ def test_drift_rule():
     assert check.drift(base, moved) == ["c: slope -0.5 [-0.55, -0.45] -> -0.3 [-0.35, -0.25] (CIs do not overlap)"]
     assert check.drift(base, flipped) == ["c: verdict holds -> violated"]
     assert check.drift(base, {}) == ["c: missing from this run (in the baseline)"]
+    point = {"c": {"verdict": "holds", "expected": "holds",
+                   "numbers": {"slope": {"value": 1.0, "ci_low": 1.0, "ci_high": 1.0}}}}
+    nudged = {"c": {**point["c"], "numbers": {"slope": {"value": 1 + 1e-12, "ci_low": 1 + 1e-12,
+                                                          "ci_high": 1 + 1e-12}}}}
+    moved_point = {"c": {**point["c"], "numbers": {"slope": {"value": 1 + 1e-6, "ci_low": 1 + 1e-6,
+                                                               "ci_high": 1 + 1e-6}}}}
+    assert check.drift(point, nudged) == []
+    assert len(check.drift(point, moved_point)) == 1
 
 
 def test_baseline_covers_every_claim():

@@ -12,6 +12,8 @@ import json
 from pathlib import Path
 
 BASELINE = Path(__file__).resolve().parent / "baseline.json"
+ROUND_OFF = 1e-9  # relative widening of every CI: deterministic claims have zero-width CIs, and another
+#                   machine's BLAS may change their values in the last digits without any real drift
 
 
 def snapshot(verdicts: list[dict]) -> dict:
@@ -21,11 +23,14 @@ def snapshot(verdicts: list[dict]) -> dict:
 
 
 def overlap(a: dict, b: dict) -> bool:
-    """Whether two numbers' CIs overlap (NaN CIs compare by value, exact equality)."""
+    """Whether two numbers' CIs overlap, each widened by ROUND_OFF relative (NaN CIs: the values must
+    agree to ROUND_OFF, or both be NaN)."""
     lo_a, hi_a, lo_b, hi_b = a["ci_low"], a["ci_high"], b["ci_low"], b["ci_high"]
     if any(v is None or v != v for v in (lo_a, hi_a, lo_b, hi_b)):
-        return a["value"] == b["value"] or (a["value"] != a["value"] and b["value"] != b["value"])
-    return lo_a <= hi_b and lo_b <= hi_a
+        va, vb = a["value"], b["value"]
+        return (va != va and vb != vb) or abs(va - vb) <= ROUND_OFF * max(abs(va), abs(vb))
+    tol = ROUND_OFF * max(abs(lo_a), abs(hi_a), abs(lo_b), abs(hi_b))
+    return lo_a <= hi_b + tol and lo_b <= hi_a + tol
 
 
 def drift(baseline: dict, current: dict) -> list[str]:
