@@ -1,0 +1,25 @@
+"""The README's example runs as printed, and its two backends agree."""
+import re
+from pathlib import Path
+
+README = Path(__file__).resolve().parent.parent / "README.md"
+
+
+def test_readme_example_runs(capsys):
+    code = re.search(r"## A ten-line example\n\n```python\n(.*?)```", README.read_text(), re.S).group(1)
+    scope: dict = {}
+    exec(compile(code, "README example", "exec"), scope)
+    p, ref, eng = scope["p"], scope["ref"], scope["eng"]
+    ref_gap = p.f(ref["x"][-1]) - p.f_star
+    assert abs(ref_gap - eng.final["f_gap"][0]) <= 1e-12 * max(1.0, abs(ref_gap))
+    assert capsys.readouterr().out.count("\n") == 2
+
+
+def test_readme_two_setup_commands_match_ci():
+    text = README.read_text()
+    block = re.search(r"## Set-up: two commands\n\n```bash\n(.*?)```", text, re.S).group(1).strip().splitlines()
+    assert len(block) == 2
+    assert "python -m verify rates --algo adasam" in block[0]
+    assert block[1].split("#")[0].strip() == 'pip install torch==2.13.0 -e ".[test]" && python -m pytest'
+    ci = (README.parent / ".ci" / "run").read_text()
+    assert 'pip install -q torch==2.13.0 -e ".[test]"' in ci and "python3 -m pytest" in ci
