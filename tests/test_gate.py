@@ -114,3 +114,14 @@ def test_algorithm_without_claim_says_so(tmp_path):
     out = subprocess.run([sys.executable, "-m", "verify", "rates", "--algo", "sgd", "--out", str(tmp_path)],
                          cwd=ROOT, capture_output=True, text=True, timeout=120)
     assert out.returncode == 0 and "has no claim" in out.stdout
+
+
+def test_strict_exits_1_when_a_verdict_differs_from_expected(tmp_path):
+    """lightsam.any_rho's quick grid is inconclusive (pre-asymptotic points) while it expects holds."""
+    args = [sys.executable, "-m", "verify", "rates", "--claim", "lightsam.any_rho", "--no-report", "--out", str(tmp_path)]
+    plain = subprocess.run(args, cwd=ROOT, capture_output=True, text=True, timeout=600)
+    strict = subprocess.run(args + ["--strict"], cwd=ROOT, capture_output=True, text=True, timeout=600)
+    verdicts = json.loads((tmp_path / "verdicts.json").read_text())["claims"]
+    assert plain.returncode == 0
+    assert strict.returncode == (1 if verdicts[0]["verdict"] != verdicts[0]["expected"] else 0)
+    assert (tmp_path / "results.parquet").exists() and (tmp_path / "provenance.json").exists()
