@@ -169,7 +169,7 @@ def usetex_on() -> bool:
     return bool(mpl.rcParams.get("text.usetex", False))
 
 
-_TEX_SPECIAL = {
+TEX_SPECIAL = {  # TeX escapes for text outside $...$ (tables.py adds $ and |)
     "\\": r"\textbackslash{}",
     "&": r"\&",
     "%": r"\%",
@@ -182,11 +182,11 @@ _TEX_SPECIAL = {
     "<": r"\textless{}",
     ">": r"\textgreater{}",
 }
-_TEX_RE = re.compile("|".join(re.escape(k) for k in _TEX_SPECIAL))
+_TEX_RE = re.compile("|".join(re.escape(k) for k in TEX_SPECIAL))
 
 
 def _escape_plain_tex(s: str) -> str:
-    return _TEX_RE.sub(lambda m: _TEX_SPECIAL[m.group(0)], s)
+    return _TEX_RE.sub(lambda m: TEX_SPECIAL[m.group(0)], s)
 
 
 def txt(s) -> str:

@@ -23,6 +23,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from .style import TEX_SPECIAL
+
 RESULT_COLUMNS = [
     "claim", "algorithm", "problem", "sampler", "point", "params",
     "seed", "T", "b", "t", "metric", "value", "diverged",
@@ -311,21 +313,7 @@ def table_to_markdown(table: pd.DataFrame) -> str:
 
 # ---- LaTeX ------------------------------------------------------------------
 
-_LATEX_SPECIAL = {
-    "\\": r"\textbackslash{}",
-    "&": r"\&",
-    "%": r"\%",
-    "$": r"\$",
-    "#": r"\#",
-    "_": r"\_",
-    "{": r"\{",
-    "}": r"\}",
-    "~": r"\textasciitilde{}",
-    "^": r"\textasciicircum{}",
-    "<": r"\textless{}",
-    ">": r"\textgreater{}",
-    "|": r"\textbar{}",
-}
+_LATEX_SPECIAL = {**TEX_SPECIAL, "$": r"\$", "|": r"\textbar{}"}
 _LATEX_UNICODE = {
     "≤": r"$\le$", "≥": r"$\ge$", "≈": r"$\approx$", "≠": r"$\ne$", "±": r"$\pm$",
     "×": r"$\times$", "−": "-", "–": "--", "—": "---", "∞": r"$\infty$",

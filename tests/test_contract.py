@@ -12,14 +12,14 @@ tested exactly (test_zero_gradient_gives_zero_perturbation).
 """
 import numpy as np
 import pytest
-import torch
 
 from optim import ALGORITHMS, Schedule, streams, validate
 from optim.batched import run
 from optim.reference import run_reference
-from problems import (AffineVariance, FullBatch, Gaussian, Importance, Quadratic, TauNice, Uniform, draw_steps,
-                      make_problem)
+from problems import AffineVariance, FullBatch, Gaussian, Importance, Quadratic, TauNice, Uniform, make_problem
 from problems.sample import Sample
+
+from helpers import one_run, pre_draw
 
 T, R, RTOL = 200, 3, 1e-12
 
@@ -60,34 +60,9 @@ def mixed_hp(name: str, problem, deterministic: bool = False) -> dict:
     return hp
 
 
-def pre_draw(problem, sampler, names, seed=0):
-    """Pre-drawn batched samples for every stream (V from the validation problem, Z Rademacher)."""
-    out = {}
-    val = getattr(problem, "val", None) or problem
-    for k, stream in enumerate(names):
-        if stream == "Z":
-            g = torch.Generator().manual_seed(seed + 99)
-            out[stream] = [Sample(noise=torch.randint(0, 2, (R, problem.d), generator=g).double() * 2 - 1)
-                           for _ in range(T)]
-        else:
-            out[stream] = draw_steps(sampler, val if stream == "V" else problem, T, R, seed + k)
-    return out
-
-
-def one_run(hp: dict, r: int) -> dict:
-    def pick(v):
-        if isinstance(v, Schedule):
-            c = np.atleast_1d(v.c)
-            return Schedule(v.kind, float(c[r] if c.size > 1 else c[0]), v.mu, v.t0)
-        if isinstance(v, np.ndarray):
-            return float(v[r])
-        return v
-    return {k: pick(v) for k, v in hp.items()}
-
-
 def check_agreement(name, problem, sampler, hp, extras_key=None):
     names = streams(name, validate(name, hp, R))
-    samples = pre_draw(problem, sampler, names)
+    samples = pre_draw(problem, sampler, names, T, R)
     x0 = np.random.default_rng(0).standard_normal((R, problem.d))
     eng = run(name, problem, sampler, hp, T=T, R=R, x0=x0, samples=samples, trajectory=True, running=False)
     assert not eng.diverged.any()

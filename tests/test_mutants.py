@@ -34,8 +34,10 @@ from optim import Schedule, streams, validate
 from optim.batched import rules
 from optim.batched import run
 from optim.reference import run_reference
-from problems import Importance, Sample, TwoQuadratics, Uniform, draw_steps, make_problem
+from problems import Importance, Sample, TwoQuadratics, Uniform, make_problem
 from problems import samplers
+
+from helpers import one_run, pre_draw
 
 T, R, RTOL = 60, 3, 1e-12
 
@@ -52,42 +54,18 @@ def _logistic():
     return make_problem("logistic", n=40, n_val=30, d=6, seed=4)
 
 
-def _pre_draw(problem, sampler, names, T_, R_, seed=0):
-    out = {}
-    val = getattr(problem, "val", None) or problem
-    for k, stream in enumerate(names):
-        if stream == "Z":
-            g = torch.Generator().manual_seed(seed + 99)
-            out[stream] = [Sample(noise=torch.randint(0, 2, (R_, problem.d), generator=g).double() * 2 - 1)
-                           for _ in range(T_)]
-        else:
-            out[stream] = draw_steps(sampler, val if stream == "V" else problem, T_, R_, seed + k)
-    return out
-
-
-def _one_run(hp, r):
-    def pick(v):
-        if isinstance(v, Schedule):
-            c = np.atleast_1d(v.c)
-            return Schedule(v.kind, float(c[r] if c.size > 1 else c[0]), v.mu, v.t0)
-        if isinstance(v, np.ndarray):
-            return float(v[r])
-        return v
-    return {k: pick(v) for k, v in hp.items()}
-
-
 def contract_disagrees(name, problem, sampler, hp) -> bool:
     """True when engine and reference differ by more than RTOL (relative) at some step, in an
     extra, or when the engine run diverges."""
     names = streams(name, validate(name, dict(hp), R))
-    samples = _pre_draw(problem, sampler, names, T, R)
+    samples = pre_draw(problem, sampler, names, T, R)
     x0 = np.random.default_rng(0).standard_normal((R, problem.d))
     eng = run(name, problem, sampler, dict(hp), T=T, R=R, x0=x0, samples=samples, trajectory=True, running=False)
     if eng.diverged.any():
         return True
     for r in range(R):
         ref = run_reference(name, problem, {k: [s.run(r) for s in v] for k, v in samples.items()}, x0[r], T,
-                            _one_run(hp, r))
+                            one_run(hp, r))
         diff = np.linalg.norm(eng.trajectory[:, r] - ref["x"], axis=1)
         if not np.all(diff <= RTOL * np.linalg.norm(ref["x"], axis=1)):
             return True
@@ -143,7 +121,7 @@ def _reduction_pairs(pairs, make, sampler=None) -> bool:
     x0 = np.random.default_rng(1).standard_normal((R, problem.d))
     for (a, hp_a), (b, hp_b) in pairs:
         names = sorted(set(streams(a, validate(a, dict(hp_a), R))) | set(streams(b, validate(b, dict(hp_b), R))))
-        samples = _pre_draw(problem, sampler, names, T, R, seed=7)
+        samples = pre_draw(problem, sampler, names, T, R, seed=7)
         ta = run(a, problem, sampler, dict(hp_a), T=T, R=R, x0=x0, samples=samples, trajectory=True, running=False)
         tb = run(b, problem, sampler, dict(hp_b), T=T, R=R, x0=x0, samples=samples, trajectory=True, running=False)
         if not np.array_equal(ta.trajectory, tb.trajectory):

@@ -25,6 +25,8 @@ from optim.reference import lets as ref_lets
 from optim.reference import run_reference
 from problems import FullBatch, Gaussian, Quadratic, Sample, Uniform, draw_steps, make_problem
 
+from helpers import one_run
+
 R = 3
 RHO = np.array([0.01, 0.05, 0.1])
 ETA_A = np.array([0.01, 0.1, 1.0])
@@ -66,16 +68,7 @@ def run_rows(samples: dict, r: int) -> dict:
     return {k: [s.run(r) for s in v] for k, v in samples.items()}
 
 
-def one_run(hp: dict, r: int) -> dict:
-    """Run r's hyperparameters (scalars) from a batch's (R,) arrays."""
-    def pick(v):
-        if isinstance(v, Schedule):
-            c = np.atleast_1d(v.c)
-            return Schedule(v.kind, float(c[r] if c.size > 1 else c[0]), v.mu, v.t0)
-        if isinstance(v, np.ndarray):
-            return float(v[r] if v.size > 1 else v.reshape(-1)[0])
-        return v
-    return {k: pick(v) for k, v in hp.items()}
+
 
 
 def both(name, problem, sampler, hp, samples, x0, T):
