@@ -125,3 +125,15 @@ def test_strict_exits_1_when_a_verdict_differs_from_expected(tmp_path):
     assert plain.returncode == 0
     assert strict.returncode == (1 if verdicts[0]["verdict"] != verdicts[0]["expected"] else 0)
     assert (tmp_path / "results.parquet").exists() and (tmp_path / "provenance.json").exists()
+
+
+def test_family_wise_widening():
+    """With m gated numbers each 95% CI is widened by z(1 - 0.05/2m)/z(0.975) before the overlap test."""
+    assert check.family_factor(1) == pytest.approx(1.0)
+    assert check.family_factor(50) == pytest.approx(3.29053 / 1.95996, rel=1e-4)
+    base = {f"c{i}": {"verdict": "holds", "expected": "holds",
+                      "numbers": {"x": {"value": 0.0, "ci_low": -1.0, "ci_high": 1.0}}} for i in range(50)}
+    near = {k: {**v, "numbers": {"x": {"value": 2.5, "ci_low": 1.5, "ci_high": 3.5}}} for k, v in base.items()}
+    far = {k: {**v, "numbers": {"x": {"value": 4.0, "ci_low": 3.0, "ci_high": 5.0}}} for k, v in base.items()}
+    assert check.drift(base, near) == []
+    assert len(check.drift(base, far)) == 50
