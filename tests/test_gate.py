@@ -39,6 +39,10 @@ def test_drift_rule():
     assert check.drift(base, same) == []
     assert check.drift(base, moved) == ["c: slope -0.5 [-0.55, -0.45] -> -0.3 [-0.35, -0.25] (CIs do not overlap)"]
     assert check.drift(base, flipped) == ["c: verdict holds -> violated"]
+    unsure = {"c": {**flipped["c"], "verdict": "inconclusive"}}
+    assert check.drift(base, unsure) == ["c: verdict holds -> inconclusive"]
+    assert check.drift(base, unsure, decisive_only=True) == []
+    assert check.drift(base, flipped, decisive_only=True) == ["c: verdict holds -> violated"]
     assert check.drift(base, {}) == ["c: missing from this run (in the baseline)"]
     point = {"c": {"verdict": "holds", "expected": "holds",
                    "numbers": {"slope": {"value": 1.0, "ci_low": 1.0, "ci_high": 1.0}}}}

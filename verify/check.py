@@ -7,7 +7,8 @@ value to a family-wise interval: by z(1 - 0.05/(2m)) / z(0.975) (Bonferroni; abo
 Without it, even perfectly calibrated CIs would give a false alarm on roughly a quarter of the
 runs with another global seed (1 - 0.994^50); with it, the numbers alone alarm on at most ~5%.
 Verdict changes are not corrected: a claim whose quick-grid verdict sits on a tolerance boundary
-can flip with the seed (measured rates are in the README). In CI the seed is fixed and the results
+flips to or from "inconclusive" with the seed (measured: 17 of 20 other global seeds drift that way,
+none through the numbers); ``decisive_only`` ignores such flips (0 of 20). In CI the seed is fixed and the results
 are bit-identical, so a clean main never drifts; an engine bug moves slopes, floors or verdicts by far
 more than their CIs and is caught (kill table in the README).
 """
@@ -53,8 +54,10 @@ def widen(n: dict, factor: float) -> dict:
     return {"value": v, "ci_low": v - factor * (v - n["ci_low"]), "ci_high": v + factor * (n["ci_high"] - v)}
 
 
-def drift(baseline: dict, current: dict, level: float = 0.95) -> list[str]:
-    """One line per drifted claim: what moved, from what to what (CIs widened to the family level)."""
+def drift(baseline: dict, current: dict, level: float = 0.95, decisive_only: bool = False) -> list[str]:
+    """One line per drifted claim: what moved, from what to what (CIs widened to the family level).
+    ``decisive_only``: only verdict changes between holds and violated count, not moves to or from
+    inconclusive (a CI straddling a tolerance flips with the seed; the numbers still gate it)."""
     m = sum(len(b["numbers"]) for b in baseline.values())
     k = family_factor(m, level)
     lines = []
@@ -63,7 +66,8 @@ def drift(baseline: dict, current: dict, level: float = 0.95) -> list[str]:
         if cur is None:
             lines.append(f"{cid}: missing from this run (in the baseline)")
             continue
-        if cur["verdict"] != base["verdict"]:
+        changed = cur["verdict"] != base["verdict"]
+        if changed and not (decisive_only and "inconclusive" in (cur["verdict"], base["verdict"])):
             lines.append(f"{cid}: verdict {base['verdict']} -> {cur['verdict']}")
         for name, b in base["numbers"].items():
             c = cur["numbers"].get(name)

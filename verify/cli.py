@@ -54,6 +54,8 @@ def _parser() -> argparse.ArgumentParser:
     ck.add_argument("--seed", type=int, default=0, help="global seed (default 0)")
     ck.add_argument("--seeds", type=int, default=8, help="repetitions per grid point (default 8)")
     ck.add_argument("--claim", help="only this claim id")
+    ck.add_argument("--decisive-only", action="store_true",
+                    help="verdict changes count only between holds and violated (not to/from inconclusive)")
     rp = sub.add_parser("report", help="rebuild figures and the report page from a results directory")
     rp.add_argument("dir")
     rp.add_argument("--style", default="default", choices=["default", "paper"])
@@ -230,7 +232,7 @@ def cmd_check(args) -> int:
         return 0
     if args.claim:
         baseline = {k: v for k, v in baseline.items() if k in current}
-    lines = check.drift(baseline, current)
+    lines = check.drift(baseline, current, decisive_only=args.decisive_only)
     if lines:
         print("\n".join(lines))
         return 1
