@@ -30,7 +30,7 @@ class Point:
     info: dict = field(default_factory=dict)
 
 
-def _stack(points: list[Point], seeds: int) -> dict:
+def stack_points(points: list[Point], seeds: int) -> dict:
     """Per-run hyperparameters for points x seeds: arrays of length len(points) * seeds."""
     hp = {}
     keys = points[0].hp.keys()
@@ -64,7 +64,7 @@ def run_points(ctx: Context, claim: str, algorithm: str, problem, sampler, point
     batches = []
     for index, start in enumerate(range(0, len(points), per_chunk)):
         chunk = points[start:start + per_chunk]
-        hp = _stack(chunk, K)
+        hp = stack_points(chunk, K)
         T = np.repeat([p.T for p in chunk], K)
         groups = np.tile(np.arange(K), len(chunk))
         meta = pd.DataFrame({

@@ -56,7 +56,7 @@ from ..claim import Claim, Context
 from ..pivot import fit_dict, number, seed_matrix, theory_curve
 from ..results import trace_rows
 from ..stats import check_bound, combine_verdicts, fit_loglog_slope, mean_confidence, rate_verdict
-from ..sweep import Point, theory_rows
+from ..sweep import Point, stack_points, theory_rows
 
 ID = "lets.rate"
 PROBLEM = dict(n=200, n_val=200, d=5, reg=0.1, seed=0)
@@ -79,15 +79,7 @@ def run_batch(ctx: Context, claim: str, algorithm: str, problem, sampler, points
     (final iterates, optional trajectory). Real hyperparameters may differ per point; options may not.
     ``algo_labels``: the algorithm name written in the rows, per point (default ``algorithm``)."""
     K = ctx.seeds
-    hp = {}
-    for k, first in points[0].hp.items():
-        vals = [p.hp[k] for p in points]
-        if isinstance(first, (str, bool)) or first is None:
-            if any(v != first for v in vals):
-                raise ValueError(f"option {k} differs between grid points of one batch")
-            hp[k] = first
-        else:
-            hp[k] = np.repeat(np.asarray(vals, dtype=np.float64), K)
+    hp = stack_points(points, K)
     T = np.repeat([p.T for p in points], K)
     groups = np.tile(np.arange(K), len(points))
     seed = ctx.derive_seed(claim, problem_name, algorithm, label)
