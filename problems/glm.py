@@ -7,6 +7,7 @@ The data are explicit arrays ``A: (n, d)``, ``b: (n,)`` so that any published ca
 from __future__ import annotations
 
 import numpy as np
+import torch
 from scipy import optimize
 
 from .backend import Array, check_matrix, check_positive, relu, xp
@@ -57,7 +58,19 @@ class GLM(FiniteSum):
         return (self.ddphi(r) * (v @ A.T)) @ A / self.n + self.reg * v
 
     def _rows(self, x, idx):
-        return self.c(self.A, x)[idx], self.c(self.b, x)[idx]
+        """The sampled rows a_idx: (..., k, d) and b_idx: (..., k); one index_select for torch."""
+        A, b = self.c(self.A, x), self.c(self.b, x)
+        if not isinstance(idx, torch.Tensor):
+            return A[idx], b[idx]
+        flat = idx.reshape(-1)
+        return A.index_select(0, flat).view(*idx.shape, self.d), b.index_select(0, flat).view(idx.shape)
+
+    @staticmethod
+    def _row_mean(coef: Array, Ai: Array) -> Array:
+        """(1/k) sum_j coef_j a_j: (..., d); for k = 1 the product itself (the mean of one term)."""
+        if Ai.shape[-2] == 1:
+            return coef * Ai[..., 0, :]
+        return (coef[..., None] * Ai).mean(-2)
 
     def _f_idx(self, x, idx, w):
         Ai, bi = self._rows(x, idx)
@@ -66,14 +79,13 @@ class GLM(FiniteSum):
 
     def _grad_idx(self, x, idx, w):
         Ai, bi = self._rows(x, idx)
-        coef = w * self.dphi(self._resid(x, Ai, bi))
-        g = (coef[..., None] * Ai).mean(-2)
+        g = self._row_mean(w * self.dphi(self._resid(x, Ai, bi)), Ai)
         return g + self.reg * w.mean(-1)[..., None] * x if self.reg else g
 
     def _hvp_idx(self, x, v, idx, w):
         Ai, bi = self._rows(x, idx)
         coef = w * self.ddphi(self._resid(x, Ai, bi)) * (Ai * v[..., None, :]).sum(-1)
-        return (coef[..., None] * Ai).mean(-2) + self.reg * w.mean(-1)[..., None] * v
+        return self._row_mean(coef, Ai) + self.reg * w.mean(-1)[..., None] * v
 
     def _component_min(self, i: int) -> float:
         """min_x f_i(x): the minimiser lies on span(a_i), a one-dimensional problem in s = a_i^T x / ||a_i||.

@@ -33,6 +33,7 @@ class Quadratic(Problem):
         if self.x_star.shape != (self.d,):
             raise ValueError(f"x_star has shape {self.x_star.shape}: expected ({self.d},)")
         self.f_star = 0.0
+        self._centred = not np.any(self.x_star)  # x* = 0: x - x* is x itself, skip that pass
 
     @classmethod
     def from_spectrum(cls, spectrum, seed: int = 0, x_star=None) -> "Quadratic":
@@ -50,12 +51,16 @@ class Quadratic(Problem):
             raise ValueError(f"cond={cond!r} is not allowed: the condition number must be >= 1")
         return cls.from_spectrum(np.geomspace(L / cond, L, d), seed=seed)
 
+    def _shift(self, x: Array) -> Array:
+        """x - x*, bit for bit (x - 0 is x)."""
+        return x if self._centred else x - self.c(self.x_star, x)
+
     def f(self, x: Array) -> Array:
-        z = x - self.c(self.x_star, x)
+        z = self._shift(x)
         return 0.5 * ((z @ self.c(self.H, x)) * z).sum(-1)
 
     def grad(self, x: Array) -> Array:
-        return (x - self.c(self.x_star, x)) @ self.c(self.H, x)
+        return self._shift(x) @ self.c(self.H, x)
 
     def hvp(self, x: Array, v: Array) -> Array:
         return v @ self.c(self.H, x)

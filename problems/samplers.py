@@ -2,8 +2,10 @@
 
 Each sampler draws one step's samples for R runs at once on a torch device (``draw``) and states
 the constants of E||grad_S(x)||^2 <= 2A (f(x) - f_inf) + B ||grad f(x)||^2 + C, C = 2 A delta_inf
-for finite sums (``abc``). Draws come from a seeded ``torch.Generator`` outside the update rules,
-so the same samples can be replayed into a NumPy run (``draw_steps`` + ``Sample.run``).
+for finite sums (``abc``). Draws come from a seeded random stream outside the update rules
+(``problems.rng``: NumPy SFC64 on the CPU, torch's generator on other devices; a plain
+``torch.Generator`` is accepted too), so the same samples can be replayed into a NumPy run
+(``draw_steps`` + ``Sample.run``).
 """
 from __future__ import annotations
 
@@ -15,6 +17,7 @@ import torch
 
 from .backend import check_positive
 from .base import FiniteSum, Problem
+from .rng import Stream, as_stream, stream
 from .sample import Sample
 
 
@@ -39,14 +42,16 @@ def _need_finite_sum(sampler: "Sampler", problem: Problem) -> FiniteSum:
 
 
 class Sampler:
-    """Base class: ``name``, ``draw(problem, R, gen) -> Sample`` (torch, on gen's device) and ``abc``."""
+    """Base class: ``name``, ``draw(problem, R, gen) -> Sample`` (torch, on gen's device; gen a
+    ``problems.rng.Stream`` or a ``torch.Generator``) and ``abc``."""
 
     name = "sampler"
 
     def check(self, problem: Problem) -> None:
         """Raise a one-line ValueError when this sampler cannot serve ``problem``."""
 
-    def draw(self, problem: Problem, R: int, gen: torch.Generator, dtype: torch.dtype = torch.float64) -> Sample:
+    def draw(self, problem: Problem, R: int, gen: Stream | torch.Generator,
+             dtype: torch.dtype = torch.float64) -> Sample:
         raise NotImplementedError
 
     def abc(self, problem: Problem) -> ABC:
@@ -72,7 +77,8 @@ class Uniform(Sampler):
 
     def draw(self, problem, R, gen, dtype=torch.float64):
         self.check(problem)
-        idx = torch.randint(problem.n, (R, self.batch), generator=gen, device=gen.device)
+        gen = as_stream(gen)
+        idx = gen.integers(problem.n, (R, self.batch))
         return Sample(idx=idx, w=torch.ones(R, self.batch, dtype=dtype, device=gen.device))
 
     def abc(self, problem):
@@ -95,10 +101,11 @@ class TauNice(Sampler):
 
     def draw(self, problem, R, gen, dtype=torch.float64):
         self.check(problem)
+        gen = as_stream(gen)
         if self.tau == problem.n:
             idx = torch.arange(problem.n, device=gen.device).expand(R, -1)
         else:
-            idx = torch.rand(R, problem.n, generator=gen, device=gen.device, dtype=torch.float64).topk(self.tau, dim=1).indices
+            idx = gen.uniform((R, problem.n)).topk(self.tau, dim=1).indices
         return Sample(idx=idx, w=torch.ones(R, self.tau, dtype=dtype, device=gen.device))
 
     def abc(self, problem):
@@ -140,8 +147,9 @@ class Importance(Sampler):
     def draw(self, problem, R, gen, dtype=torch.float64):
         self.check(problem)
         p = self.probs(problem)
+        gen = as_stream(gen)
         cdf = torch.as_tensor(np.cumsum(p), device=gen.device)
-        u = torch.rand(R, self.batch, generator=gen, device=gen.device, dtype=torch.float64)
+        u = gen.uniform((R, self.batch))
         idx = torch.searchsorted(cdf, u * cdf[-1], right=True).clamp_(max=problem.n - 1)
         if self.reweight:
             w = torch.as_tensor(1.0 / (problem.n * p), dtype=dtype, device=gen.device)[idx]
@@ -196,7 +204,7 @@ class Gaussian(Sampler):
     def draw(self, problem, R, gen, dtype=torch.float64):
         self.check(problem)
         std = np.sqrt(self.variance(problem) / problem.d)
-        xi = torch.randn(R, problem.d, generator=gen, device=gen.device, dtype=torch.float64) * std
+        xi = as_stream(gen).normal((R, problem.d)) * std
         return Sample(noise=xi.to(dtype))
 
     def abc(self, problem):
@@ -223,8 +231,9 @@ class AffineVariance(Sampler):
 
     def draw(self, problem, R, gen, dtype=torch.float64):
         self.check(problem)
-        zeta = torch.randn(R, generator=gen, device=gen.device, dtype=torch.float64) * np.sqrt(self.var_zeta)
-        xi = torch.randn(R, problem.d, generator=gen, device=gen.device, dtype=torch.float64) * np.sqrt(self.D0 / problem.d)
+        gen = as_stream(gen)
+        zeta = gen.normal((R,)) * np.sqrt(self.var_zeta)
+        xi = gen.normal((R, problem.d)) * np.sqrt(self.D0 / problem.d)
         return Sample(noise=xi.to(dtype), scale=(1 + zeta).to(dtype))
 
     def abc(self, problem):
@@ -246,7 +255,8 @@ def make_sampler(name: str, **kw) -> Sampler:
 
 def draw_steps(sampler: Sampler, problem: Problem, T: int, R: int, seed: int,
                device: str | torch.device = "cpu", dtype: torch.dtype = torch.float64) -> list[Sample]:
-    """T steps of batched samples for R runs from one seeded generator (for replay in tests)."""
+    """T steps of batched samples for R runs from ``stream(seed, device)``, the stream the engine draws
+    from with the same seed (for replay in tests)."""
     sampler.check(problem)
-    gen = torch.Generator(device=device).manual_seed(seed)
+    gen = stream(seed, device)
     return [sampler.draw(problem, R, gen, dtype) for _ in range(T)]

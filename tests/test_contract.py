@@ -8,13 +8,17 @@ Documented limit of any float64 contract: SAM's normalised ascent s/||s|| is dis
 so a deterministic run that passes within round-off of a stationary point takes a direction set by
 round-off, in either implementation. The full-batch cases therefore use step sizes that keep the 200
 steps away from the stationary point (gradient norms >= 1e-4 here); the behaviour at s = 0 itself is
-tested exactly (test_zero_gradient_gives_zero_perturbation).
+tested exactly (test_zero_gradient_gives_zero_perturbation). Where the dynamics themselves amplify
+round-off (LETS on importance-sampled ridge, see CHAOTIC) the contract is checked one step at a time
+from the reference's state.
 """
 import numpy as np
 import pytest
+import torch
 
 from optim import ALGORITHMS, Schedule, streams, validate
-from optim.batched import run
+from optim.batched import make_rule, run
+from optim.batched.engine import BLOWUP
 from optim.reference import run_reference
 from problems import AffineVariance, FullBatch, Gaussian, Importance, Quadratic, TauNice, Uniform, make_problem
 from problems.sample import Sample
@@ -82,13 +86,50 @@ def check_agreement(name, problem, sampler, hp, extras_key=None):
     return worst
 
 
+def check_step_agreement(name, problem, sampler, hp):
+    """The contract one step at a time: the engine's rule, put in the reference's state (x_t, rho_t)
+    at every t and fed the same samples, returns the reference's (x_{t+1}, rho_{t+1}) to RTOL, for
+    the runs whose reference iterate x_{t+1} is still below the engine's blow-up threshold."""
+    names = streams(name, validate(name, hp, R))
+    samples = pre_draw(problem, sampler, names, T, R)
+    x0 = np.random.default_rng(0).standard_normal((R, problem.d))
+    refs = [run_reference(name, problem, {k: [s.run(r) for s in v] for k, v in samples.items()}, x0[r], T,
+                          one_run(hp, r)) for r in range(R)]
+    X = np.stack([ref["x"] for ref in refs], axis=1)
+    RHO = np.stack([ref["rho"] for ref in refs], axis=1)
+    rule = make_rule(name, problem, validate(name, hp, R), R, problem.d, torch.zeros((), dtype=torch.float64))
+    with np.errstate(all="ignore"):
+        live = np.all(np.isfinite(X), axis=2) & (np.abs(X).max(axis=2) <= BLOWUP) & np.isfinite(RHO)
+    live = np.logical_and.accumulate(live, axis=0)
+    assert live[-1].any(), "every reference run blew up: nothing to compare"
+    for t in range(T):
+        rule.state["rho"] = torch.as_tensor(np.where(live[t], RHO[t], 0.0))[:, None]
+        x1 = rule.step(torch.as_tensor(np.where(live[t][:, None], X[t], 0.0)), t,
+                       {k: v[t] for k, v in samples.items()}).numpy()
+        ok = live[t + 1]
+        dev = np.linalg.norm(x1[ok] - X[t + 1][ok], axis=1) / np.linalg.norm(X[t + 1][ok], axis=1)
+        assert np.all(dev <= RTOL), f"{name} step {t}: rel. deviation {dev.max():.3g}"
+        rho1 = rule.state["rho"][:, 0].numpy()[ok]
+        np.testing.assert_allclose(rho1, RHO[t + 1][ok], rtol=0, atol=RTOL * max(np.abs(RHO[t + 1][ok]).max(), 1e-300))
+
+
+# LETS's radius dynamics on importance-sampled ridge amplify round-off (measured over 200 steps and 4
+# sample streams: 1e-15 to 5e-9 between backends for beta from 0.002 to 0.02), so any two float64
+# implementations drift apart there; the contract is then checked one step at a time.
+CHAOTIC = {("lets_sam", "ridge-importance"), ("lets_asam", "ridge-importance")}
+
+
 @pytest.mark.parametrize("case", list(CASES))
 @pytest.mark.parametrize("name", sorted(ALGORITHMS))
 def test_reference_equals_engine(name, case):
     problem, sampler = CASES[case]()
     if name.startswith("lets") and not problem.finite_sum and case != "pl_sine-gaussian":
         pytest.skip("LETS runs on finite sums and on pl_sine with Gaussian noise here")
-    check_agreement(name, problem, sampler, mixed_hp(name, problem, isinstance(sampler, FullBatch)))
+    hp = mixed_hp(name, problem, isinstance(sampler, FullBatch))
+    if (name, case) in CHAOTIC:
+        check_step_agreement(name, problem, sampler, hp)
+    else:
+        check_agreement(name, problem, sampler, hp)
 
 
 LETS_OPTIONS = [{"hessian": "diag_gn"}, {"hessian": "identity"}, {"hessian": "hutchinson"},

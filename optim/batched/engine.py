@@ -1,7 +1,7 @@
 """The batched engine: advance R independent runs of one algorithm at once and record a Trace.
 
-Samples are drawn on the engine's device from one seeded generator per call (or replayed from
-pre-drawn ones); diverged runs (non-finite or max |x| above ``blowup``) are flagged and frozen while
+Samples are drawn on the engine's device from one seeded stream per call (``problems.rng.stream``:
+NumPy SFC64 on the CPU, torch's generator on a GPU) or replayed from pre-drawn ones; diverged runs (non-finite or max |x| above ``blowup``) are flagged and frozen while
 the others go on; runs can have different horizons T_r and stop (freeze) at their own.
 """
 from __future__ import annotations
@@ -12,6 +12,7 @@ from typing import Optional, Sequence
 import numpy as np
 import torch
 
+from problems.rng import Stream, stream
 from problems.sample import Sample
 from problems.samplers import Sampler
 
@@ -56,8 +57,8 @@ def log_checkpoints(T: int, n: int = 20) -> np.ndarray:
     return np.unique(np.r_[0, 1, pts, T].clip(0, T))
 
 
-def _rademacher(R: int, d: int, gen: torch.Generator, dtype) -> Sample:
-    z = torch.randint(0, 2, (R, d), generator=gen, device=gen.device).to(dtype) * 2 - 1
+def _rademacher(R: int, d: int, gen: Stream, dtype) -> Sample:
+    z = gen.integers(2, (R, d)).to(dtype) * 2 - 1
     return Sample(noise=z)
 
 
@@ -112,7 +113,7 @@ def run(algorithm: str, problem, sampler: Sampler, hp: Optional[dict] = None, *,
     rule = make_rule(algorithm, problem, hp, R, d, like)
     names = streams(algorithm, hp)
     val_problem = getattr(problem, "val", None) or problem
-    gen = torch.Generator(device=device).manual_seed(int(seed))
+    gen = stream(seed, device)
     G = R if groups is None else int(np.max(groups)) + 1
     rows = None if groups is None else torch.as_tensor(np.asarray(groups), device=device)
 
@@ -171,7 +172,7 @@ def run(algorithm: str, problem, sampler: Sampler, hp: Optional[dict] = None, *,
             tail = torch.where(active & (t >= tail_start), tail + gsq, tail)
         x_new = rule.step(x, t, draw(t))
         if fast:
-            ok = x_new.abs().amax(-1) <= blowup
+            ok = torch.linalg.vector_norm(x_new, ord=float("inf"), dim=-1) <= blowup  # NaN-propagating max|x|
             if bool(ok.all()):
                 x = x_new
                 extras.update(rule.out)
