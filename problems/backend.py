@@ -18,6 +18,11 @@ def relu(x: Array) -> Array:
     return torch.relu(x) if isinstance(x, torch.Tensor) else np.maximum(x, 0.0)
 
 
+def axpy(y: Array, c: Array, x: Array) -> Array:
+    """y + c * x, one fused pass (torch.addcmul) for tensors."""
+    return torch.addcmul(y, c, x) if isinstance(x, torch.Tensor) else y + c * x
+
+
 def like(arr: np.ndarray, x: Array, cache: dict) -> Array:
     """``arr`` (a NumPy constant) in the backend, dtype and device of ``x``; tensors are cached.
 

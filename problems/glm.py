@@ -10,7 +10,7 @@ import numpy as np
 import torch
 from scipy import optimize
 
-from .backend import Array, check_matrix, check_positive, relu, xp
+from .backend import Array, axpy, check_matrix, check_positive, relu, xp
 from .base import FiniteSum
 
 
@@ -80,12 +80,12 @@ class GLM(FiniteSum):
     def _grad_idx(self, x, idx, w):
         Ai, bi = self._rows(x, idx)
         g = self._row_mean(w * self.dphi(self._resid(x, Ai, bi)), Ai)
-        return g + self.reg * w.mean(-1)[..., None] * x if self.reg else g
+        return axpy(g, self.reg * w.mean(-1)[..., None], x) if self.reg else g
 
     def _hvp_idx(self, x, v, idx, w):
         Ai, bi = self._rows(x, idx)
         coef = w * self.ddphi(self._resid(x, Ai, bi)) * (Ai * v[..., None, :]).sum(-1)
-        return self._row_mean(coef, Ai) + self.reg * w.mean(-1)[..., None] * v
+        return axpy(self._row_mean(coef, Ai), self.reg * w.mean(-1)[..., None], v)
 
     def _component_min(self, i: int) -> float:
         """min_x f_i(x): the minimiser lies on span(a_i), a one-dimensional problem in s = a_i^T x / ||a_i||.

@@ -592,3 +592,24 @@ def test_float32_runs_in_float32_and_matches_float64(name):
     np.testing.assert_allclose(t32.final["f_gap"], t64.final["f_gap"], rtol=5e-4)
     np.testing.assert_allclose(t32.final["dist_sq"], t64.final["dist_sq"], rtol=5e-4)
     assert not np.array_equal(t32.x.astype(np.float64), t64.x)  # really a different precision
+
+
+# ----------------------------------------------------------------------------------------------
+# allocator
+# ----------------------------------------------------------------------------------------------
+def test_retain_freed_memory_is_idempotent_and_can_be_turned_off():
+    """On glibc the engine keeps freed pages (mallopt); SAMCHECK_KEEP_MALLOC=0 leaves malloc alone."""
+    import os
+    import platform
+    import subprocess
+    import sys
+
+    from optim.batched.memory import retain_freed_memory
+    first = retain_freed_memory()
+    assert retain_freed_memory() is first
+    if platform.libc_ver()[0] == "glibc":
+        assert first
+    code = "from optim.batched.memory import retain_freed_memory as r; print(r())"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                         env={**os.environ, "SAMCHECK_KEEP_MALLOC": "0"}).stdout
+    assert out.strip() == "False"

@@ -133,10 +133,10 @@ class SAMFamily(Rule):
         dsc, st = self.descent, self.state
         lr = self.val("lr", t)
         if dsc == "sgd":
-            return x - lr * g
+            return torch.addcmul(x, lr, g, value=-1)  # x - lr g in one pass
         if dsc in ("adagrad_norm", "adagrad"):
             st["v"] = st["v"] + ((g * g).sum(-1, keepdim=True) if dsc == "adagrad_norm" else g * g)
-            return x - lr * g / (st["v"].sqrt() + self.eps_add)
+            return torch.addcdiv(x, lr * g, st["v"].sqrt() + self.eps_add, value=-1)
         b1, b2 = self.b1, self.b2
         st["m"] = b1 * st["m"] + (1 - b1) * g
         st["v"] = b2 * st["v"] + (1 - b2) * g * g
@@ -147,12 +147,12 @@ class SAMFamily(Rule):
                 step = lr / denom
                 self.out["step_min"] = step.amin(-1)
                 self.out["step_max"] = step.amax(-1)
-            return x - lr * st["m"] / denom
+            return torch.addcdiv(x, lr * st["m"], denom, value=-1)
         m, v = st["m"], st["v"]
         if self.opts.get("bias_correction"):
             m = m / (1 - b1 ** (t + 1))
             v = v / (1 - b2 ** (t + 1))
-        return x - lr * m / (v.sqrt() + self.eps_add)
+        return torch.addcdiv(x, lr * m, v.sqrt() + self.eps_add, value=-1)
 
     def step(self, x: torch.Tensor, t: int, S: dict) -> torch.Tensor:
         grad = self.problem.stoch_grad
@@ -192,7 +192,7 @@ class LETS(Rule):
     def lower(self, x, n, rho, lr, S):
         w = x + rho * n
         g = self.problem.stoch_grad(w, S["S"])
-        return w, g, x - lr * g
+        return w, g, torch.addcmul(x, lr, g, value=-1)  # as SAMFamily's sgd descent: beta = 0 is SAM bit for bit
 
     def hypergrad(self, w, g, n, x1, lr, S):
         P, V = self.problem, self.val_problem
