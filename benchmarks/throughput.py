@@ -389,8 +389,8 @@ def main(argv=None):
         torch.set_num_threads(args.threads)
     if args.quick:
         Rs, ds, algos, reps = (1, 16, 256, 1024), (10, 100), ALGOS, 3
-        T_of = lambda R, d: 100  # noqa: E731
-        T_base = 50
+        T_of = lambda R, d: 200  # noqa: E731
+        T_base = 100
     else:
         Rs, ds, algos, reps = (1, 16, 256, 1024, 4096), (10, 100, 1000), ALGOS, 5
         T_of = lambda R, d: int(np.clip(2e9 / (R * d * d), 50, 400))  # noqa: E731
@@ -408,7 +408,8 @@ def main(argv=None):
                 hp = hparams(algo, problem, sampler)
                 states[algo] = state_bytes(algo, problem, sampler, 4, d, device)
                 baseline(algo, problem, sampler, hp, 5, 1)  # warm-up
-                bt = statistics.median(baseline(algo, problem, sampler, hp, T_base, BASE_RUNS) for _ in range(3))
+                base_ts = [baseline(algo, problem, sampler, hp, T_base, BASE_RUNS) for _ in range(5)]
+                bt = statistics.median(base_ts)
                 ag = (statistics.median(baseline(algo, problem, sampler, hp, T_base, BASE_RUNS, autograd=True)
                                         for _ in range(3)) if algo == "sam" else None)
                 baselines[(algo, prob, d)] = bt
@@ -425,12 +426,13 @@ def main(argv=None):
                                peak_mem_bytes=int(peak),
                                process_max_rss_bytes=resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024,
                                state_bytes_per_run_per_coord=state_bytes(algo, problem, sampler, R, d, device),
-                               engine_times_s=ts, n_diverged=ndiv,
+                               engine_times_s=ts, baseline_s_per_step=base_ts, n_diverged=ndiv,
                                baseline_autograd_steps_per_s=None if ag is None else 1.0 / ag,
                                baseline_runs_measured=BASE_RUNS, baseline_T=T_base)
                     results.append(row)
                     print(f"{algo:12s} {prob:9s} d={d:5d} R={R:5d} T={T:4d} engine {eng:11.0f} st/s "
-                          f"base {1 / bt:8.0f} st/s speedup {eng * bt:8.1f}x (ceiling {eng * bt * roof[R] / gflops:7.0f}x) "
+                          f"base {1 / bt:8.0f} st/s speedup {eng * bt:8.1f}x "
+                          f"(ceiling {eng * bt * roof[R] / gflops:7.0f}x) "
                           f"{gflops:7.3f} GF/s roof {gflops / roof[R]:5.1%} peak {peak / 2**20:7.1f} MiB", flush=True)
     meta = dict(torch_version=torch.__version__, device=str(device), device_name=device_name(device),
                 threads=torch.get_num_threads(), cpu_count=os.cpu_count(), dtype=str(DTYPE),
@@ -438,8 +440,8 @@ def main(argv=None):
                 quick=args.quick, loadavg_start=load0, loadavg_end=os.getloadavg(),
                 wall_s=time.perf_counter() - start,
                 baseline_note=(f"per-run loop (torch.optim.Optimizer two-step SAM, analytic torch gradient) "
-                               f"measured on {BASE_RUNS} runs of baseline_T steps, median of 3, scaled "
-                               "linearly in R"),
+                               f"measured on {BASE_RUNS} runs of baseline_T steps, median of 5 (all 5 in "
+                               "baseline_s_per_step), scaled linearly in R"),
                 engine_note="optim.batched.run(running=False, checkpoints=[0, T]); its samples are drawn inside "
                             "the timed call (CPU: problems.rng NumPy SFC64 stream; GPU: torch's generator)",
                 flops_note="oracle flops only: quadratic 2Rd^2 per grad/f/hvp (SAM family 2, LETS 7 per "

@@ -68,12 +68,18 @@ class Problem:
         """grad f_S(x): the index-set mean, or grad f(x) * (1 + zeta) + xi for noise oracles."""
         if s.idx is not None:
             return self._grad_idx(x, s.idx, s.w)
+        if s.scale is None and s.noise is not None:
+            return self._grad_plus(x, s.noise)
         g = self.grad(x)
         if s.scale is not None:
             g = g * s.scale[..., None]
         if s.noise is not None:
             g = g + s.noise
         return g
+
+    def _grad_plus(self, x: Array, v: Array) -> Array:
+        """grad f(x) + v (a problem may fuse the addition into its gradient)."""
+        return self.grad(x) + v
 
     def stoch_hvp(self, x: Array, v: Array, s: Sample) -> Array:
         """Hessian of the sample loss f_S at x applied to v."""

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import numpy as np
+import torch
 from scipy.stats import ortho_group
 
 from .backend import Array, check_matrix
@@ -61,6 +62,12 @@ class Quadratic(Problem):
 
     def grad(self, x: Array) -> Array:
         return self._shift(x) @ self.c(self.H, x)
+
+    def _grad_plus(self, x: Array, v: Array) -> Array:
+        """(x - x*) H + v, the addition fused into the matrix product for a torch batch (addmm)."""
+        if isinstance(x, torch.Tensor) and x.ndim == 2:
+            return torch.addmm(v, self._shift(x), self.c(self.H, x))
+        return self.grad(x) + v
 
     def hvp(self, x: Array, v: Array) -> Array:
         return v @ self.c(self.H, x)

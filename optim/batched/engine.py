@@ -1,8 +1,9 @@
 """The batched engine: advance R independent runs of one algorithm at once and record a Trace.
 
 Samples are drawn on the engine's device from one seeded stream per call (``problems.rng.stream``:
-NumPy SFC64 on the CPU, torch's generator on a GPU) or replayed from pre-drawn ones; diverged runs (non-finite or max |x| above ``blowup``) are flagged and frozen while
-the others go on; runs can have different horizons T_r and stop (freeze) at their own. The first call
+NumPy SFC64 on the CPU, torch's generator on a GPU) or replayed from pre-drawn ones; diverged runs
+(non-finite or max |x| above ``blowup``) are flagged and frozen while the others go on; runs can
+have different horizons T_r and stop (freeze) at their own. The first call
 asks glibc to keep freed memory in the process (``memory.retain_freed_memory``: 3.5x per step on
 this project's machines; SAMCHECK_KEEP_MALLOC=0 turns it off).
 """

@@ -27,7 +27,8 @@ def retain_freed_memory() -> bool:
     if os.environ.get("SAMCHECK_KEEP_MALLOC", "1") != "0":
         try:
             libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
-            ok = bool(libc.mallopt(M_MMAP_THRESHOLD, MMAP_THRESHOLD)) and bool(libc.mallopt(M_TRIM_THRESHOLD, TRIM_THRESHOLD))
+            ok = bool(libc.mallopt(M_MMAP_THRESHOLD, MMAP_THRESHOLD))
+            ok = bool(libc.mallopt(M_TRIM_THRESHOLD, TRIM_THRESHOLD)) and ok
         except (OSError, AttributeError):  # not glibc (macOS, Windows, musl without mallopt)
             ok = False
     _done.append(ok)

@@ -136,23 +136,26 @@ class SAMFamily(Rule):
             return torch.addcmul(x, lr, g, value=-1)  # x - lr g in one pass
         if dsc in ("adagrad_norm", "adagrad"):
             st["v"] = st["v"] + ((g * g).sum(-1, keepdim=True) if dsc == "adagrad_norm" else g * g)
-            return torch.addcdiv(x, lr * g, st["v"].sqrt() + self.eps_add, value=-1)
+            return torch.addcdiv(x, lr * g, self.denominator(st["v"]), value=-1)
         b1, b2 = self.b1, self.b2
-        st["m"] = b1 * st["m"] + (1 - b1) * g
-        st["v"] = b2 * st["v"] + (1 - b2) * g * g
+        st["m"] = torch.addcmul(b1 * st["m"], 1 - b1, g)  # b1 m + (1 - b1) g
+        st["v"] = torch.addcmul(b2 * st["v"], (1 - b2) * g, g)  # b2 v + (1 - b2) g g
         if dsc == "amsgrad":
             st["vhat"] = torch.maximum(st["vhat"], st["v"])
-            denom = st["vhat"].sqrt() + self.eps_add
-            if "step_min" in self.extras:
-                step = lr / denom
-                self.out["step_min"] = step.amin(-1)
-                self.out["step_max"] = step.amax(-1)
+            denom = self.denominator(st["vhat"])
+            if "step_min" in self.extras:  # min_j lr/denom_j = lr/max_j denom_j exactly (rounding is monotone)
+                self.out["step_min"] = lr[:, 0] / denom.amax(-1)
+                self.out["step_max"] = lr[:, 0] / denom.amin(-1)
             return torch.addcdiv(x, lr * st["m"], denom, value=-1)
         m, v = st["m"], st["v"]
         if self.opts.get("bias_correction"):
             m = m / (1 - b1 ** (t + 1))
             v = v / (1 - b2 ** (t + 1))
-        return torch.addcdiv(x, lr * m, v.sqrt() + self.eps_add, value=-1)
+        return torch.addcdiv(x, lr * m, self.denominator(v), value=-1)
+
+    def denominator(self, v: torch.Tensor) -> torch.Tensor:
+        """sqrt(v) (+ eps with eps_mode='add'; adding the float 0.0 would be a wasted pass)."""
+        return v.sqrt() + self.eps_add if isinstance(self.eps_add, torch.Tensor) else v.sqrt()
 
     def step(self, x: torch.Tensor, t: int, S: dict) -> torch.Tensor:
         grad = self.problem.stoch_grad
