@@ -12,5 +12,6 @@ from .two_quadratics import TwoQuadratics
 
 __all__ = ["ABC", "AffineVariance", "FiniteSum", "FullBatch", "GLM", "Gaussian", "Importance", "LeastSquares",
            "Logistic", "PLSine", "PROBLEMS", "Problem", "Quadratic", "RobustRegression", "Sample", "Sampler",
-           "Stream", "TauNice", "TwoQuadratics", "Uniform", "design_matrix", "draw_steps", "least_squares", "logistic",
-           "make_problem", "make_sampler", "robust_regression", "stream", "tight_pl_constant"]
+           "Stream", "TauNice", "TwoQuadratics", "Uniform", "as_stream", "design_matrix", "draw_steps",
+           "least_squares", "logistic", "make_problem", "make_sampler", "robust_regression", "stream",
+           "tight_pl_constant"]

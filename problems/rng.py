@@ -9,6 +9,7 @@ shapes), never on the thread count.
 """
 from __future__ import annotations
 
+import functools
 import math
 from concurrent.futures import ThreadPoolExecutor
 from typing import Union
@@ -17,13 +18,12 @@ import numpy as np
 import torch
 
 SPLIT = 1 << 16  # normal draws of at least this many values are filled as two halves, one stream each
-_POOL: list[ThreadPoolExecutor] = []
 
 
+@functools.cache
 def _pool() -> ThreadPoolExecutor:
-    if not _POOL:
-        _POOL.append(ThreadPoolExecutor(max_workers=1, thread_name_prefix="samcheck-rng"))
-    return _POOL[0]
+    """The one worker thread that fills the second half of large normal draws."""
+    return ThreadPoolExecutor(max_workers=1, thread_name_prefix="samcheck-rng")
 
 
 class Stream:

@@ -11,25 +11,22 @@ from __future__ import annotations
 
 import ctypes
 import ctypes.util
+import functools
 import os
 
 M_TRIM_THRESHOLD, M_MMAP_THRESHOLD = -1, -3
 MMAP_THRESHOLD = 256 << 20  # allocations below 256 MiB come from the heap (glibc's ceiling is 32 MiB by default)
 TRIM_THRESHOLD = 1 << 30  # free heap top kept up to 1 GiB
-_done: list[bool] = []
 
 
+@functools.cache
 def retain_freed_memory() -> bool:
     """Raise glibc's mmap and trim thresholds once per process; True when they are in force."""
-    if _done:
-        return _done[0]
-    ok = False
-    if os.environ.get("SAMCHECK_KEEP_MALLOC", "1") != "0":
-        try:
-            libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
-            ok = bool(libc.mallopt(M_MMAP_THRESHOLD, MMAP_THRESHOLD))
-            ok = bool(libc.mallopt(M_TRIM_THRESHOLD, TRIM_THRESHOLD)) and ok
-        except (OSError, AttributeError):  # not glibc (macOS, Windows, musl without mallopt)
-            ok = False
-    _done.append(ok)
-    return ok
+    if os.environ.get("SAMCHECK_KEEP_MALLOC", "1") == "0":
+        return False
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
+        ok = bool(libc.mallopt(M_MMAP_THRESHOLD, MMAP_THRESHOLD))
+        return bool(libc.mallopt(M_TRIM_THRESHOLD, TRIM_THRESHOLD)) and ok
+    except (OSError, AttributeError):  # not glibc (macOS, Windows, musl without mallopt)
+        return False
