@@ -67,7 +67,7 @@ class Quadratic(Problem):
         """(x - x*) H + v, the addition fused into the matrix product for a torch batch (addmm)."""
         if isinstance(x, torch.Tensor) and x.ndim == 2:
             return torch.addmm(v, self._shift(x), self.c(self.H, x))
-        return self.grad(x) + v
+        return super()._grad_plus(x, v)
 
     def hvp(self, x: Array, v: Array) -> Array:
         return v @ self.c(self.H, x)

@@ -64,16 +64,21 @@ def mixed_hp(name: str, problem, deterministic: bool = False) -> dict:
     return hp
 
 
-def check_agreement(name, problem, sampler, hp, extras_key=None):
-    names = streams(name, validate(name, hp, R))
-    samples = pre_draw(problem, sampler, names, T, R)
+def contract_inputs(name, problem, sampler, hp):
+    """The pre-drawn samples, the (R, d) starting points and the reference run of each of the R runs."""
+    samples = pre_draw(problem, sampler, streams(name, validate(name, hp, R)), T, R)
     x0 = np.random.default_rng(0).standard_normal((R, problem.d))
+    refs = [run_reference(name, problem, {k: [s.run(r) for s in v] for k, v in samples.items()}, x0[r], T,
+                          one_run(hp, r)) for r in range(R)]
+    return samples, x0, refs
+
+
+def check_agreement(name, problem, sampler, hp, extras_key=None):
+    samples, x0, refs = contract_inputs(name, problem, sampler, hp)
     eng = run(name, problem, sampler, hp, T=T, R=R, x0=x0, samples=samples, trajectory=True, running=False)
     assert not eng.diverged.any()
     worst = 0.0
-    for r in range(R):
-        ref = run_reference(name, problem, {k: [s.run(r) for s in v] for k, v in samples.items()}, x0[r], T,
-                            one_run(hp, r))
+    for r, ref in enumerate(refs):
         diff = np.linalg.norm(eng.trajectory[:, r] - ref["x"], axis=1)
         scale = np.linalg.norm(ref["x"], axis=1)
         rel = diff / np.maximum(scale, 1e-300)
@@ -90,11 +95,7 @@ def check_step_agreement(name, problem, sampler, hp):
     """The contract one step at a time: the engine's rule, put in the reference's state (x_t, rho_t)
     at every t and fed the same samples, returns the reference's (x_{t+1}, rho_{t+1}) to RTOL, for
     the runs whose reference iterate x_{t+1} is still below the engine's blow-up threshold."""
-    names = streams(name, validate(name, hp, R))
-    samples = pre_draw(problem, sampler, names, T, R)
-    x0 = np.random.default_rng(0).standard_normal((R, problem.d))
-    refs = [run_reference(name, problem, {k: [s.run(r) for s in v] for k, v in samples.items()}, x0[r], T,
-                          one_run(hp, r)) for r in range(R)]
+    samples, _, refs = contract_inputs(name, problem, sampler, hp)
     X = np.stack([ref["x"] for ref in refs], axis=1)
     RHO = np.stack([ref["rho"] for ref in refs], axis=1)
     rule = make_rule(name, problem, validate(name, hp, R), R, problem.d, torch.zeros((), dtype=torch.float64))
