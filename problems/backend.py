@@ -31,10 +31,10 @@ def like(arr: np.ndarray, x: Array, cache: dict) -> Array:
     copies, i.e. float32 or another device). Pass long-lived arrays only (attributes)."""
     if not isinstance(x, torch.Tensor):
         return arr
-    dtype = x.dtype if np.issubdtype(arr.dtype, np.floating) else torch.long
-    key = (id(arr), x.device, dtype)
+    key = (id(arr), x.device, x.dtype)
     entry = cache.get(key)
     if entry is None or entry[0] is not arr:
+        dtype = x.dtype if np.issubdtype(arr.dtype, np.floating) else torch.long
         entry = (arr, torch.as_tensor(arr, dtype=dtype, device=x.device))
         cache[key] = entry
     return entry[1]

@@ -41,9 +41,6 @@ class GLM(FiniteSum):
 
     dphi = ddphi = phi
 
-    def _resid(self, x: Array, A: Array, b: Array) -> Array:
-        return (A * x[..., None, :]).sum(-1) - b
-
     def f(self, x: Array) -> Array:
         r = x @ self.c(self.A, x).T - self.c(self.b, x)
         return self.phi(r).mean(-1) + 0.5 * self.reg * (x * x).sum(-1)
@@ -58,34 +55,50 @@ class GLM(FiniteSum):
         return (self.ddphi(r) * (v @ A.T)) @ A / self.n + self.reg * v
 
     def _rows(self, x, idx):
-        """The sampled rows a_idx: (..., k, d) and b_idx: (..., k); one index_select for torch."""
+        """The sampled rows a_idx: (..., k, d) and b_idx: (..., k); for k = 1 the rows come without
+        the k axis, (..., d) (fewer views and passes for single-element sampling). One index_select
+        each for torch."""
         A, b = self.c(self.A, x), self.c(self.b, x)
+        one = idx.shape[-1] == 1
         if not isinstance(idx, torch.Tensor):
-            return A[idx], b[idx]
+            return (A[idx[..., 0]] if one else A[idx]), b[idx]
         flat = idx.reshape(-1)
-        return A.index_select(0, flat).view(*idx.shape, self.d), b.index_select(0, flat).view(idx.shape)
+        Ai = A.index_select(0, flat)
+        return (Ai if one else Ai.view(*idx.shape, self.d)), b.index_select(0, flat).view(idx.shape)
+
+    @staticmethod
+    def _dot(Ai: Array, bi: Array, v: Array) -> Array:
+        """a_j^T v for the rows ``_rows`` gave: (..., k) like b_idx (v: (d,) or batched)."""
+        if Ai.ndim == bi.ndim:  # k = 1, rows without the k axis
+            return (Ai * v).sum(-1)[..., None]
+        return (Ai * v[..., None, :]).sum(-1)
 
     @staticmethod
     def _row_mean(coef: Array, Ai: Array) -> Array:
         """(1/k) sum_j coef_j a_j: (..., d); for k = 1 the product itself (the mean of one term)."""
-        if Ai.shape[-2] == 1:
-            return coef * Ai[..., 0, :]
+        if Ai.ndim == coef.ndim:  # k = 1, rows without the k axis
+            return coef * Ai
         return (coef[..., None] * Ai).mean(-2)
+
+    @staticmethod
+    def _w_mean(w: Array) -> Array:
+        """(1/k) sum_j w_j as (..., 1); w itself for k = 1."""
+        return w if w.shape[-1] == 1 else w.mean(-1)[..., None]
 
     def _f_idx(self, x, idx, w):
         Ai, bi = self._rows(x, idx)
-        val = (w * self.phi(self._resid(x, Ai, bi))).mean(-1)
-        return val + 0.5 * self.reg * w.mean(-1) * (x * x).sum(-1)
+        val = (w * self.phi(self._dot(Ai, bi, x) - bi)).mean(-1)
+        return val + 0.5 * self.reg * self._w_mean(w)[..., 0] * (x * x).sum(-1)
 
     def _grad_idx(self, x, idx, w):
         Ai, bi = self._rows(x, idx)
-        g = self._row_mean(w * self.dphi(self._resid(x, Ai, bi)), Ai)
-        return axpy(g, self.reg * w.mean(-1)[..., None], x) if self.reg else g
+        g = self._row_mean(w * self.dphi(self._dot(Ai, bi, x) - bi), Ai)
+        return axpy(g, self.reg * self._w_mean(w), x) if self.reg else g
 
     def _hvp_idx(self, x, v, idx, w):
         Ai, bi = self._rows(x, idx)
-        coef = w * self.ddphi(self._resid(x, Ai, bi)) * (Ai * v[..., None, :]).sum(-1)
-        return axpy(self._row_mean(coef, Ai), self.reg * w.mean(-1)[..., None], v)
+        coef = w * self.ddphi(self._dot(Ai, bi, x) - bi) * self._dot(Ai, bi, v)
+        return axpy(self._row_mean(coef, Ai), self.reg * self._w_mean(w), v)
 
     def _component_min(self, i: int) -> float:
         """min_x f_i(x): the minimiser lies on span(a_i), a one-dimensional problem in s = a_i^T x / ||a_i||.

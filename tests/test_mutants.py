@@ -223,7 +223,7 @@ _orig_draw = samplers.Importance.draw
 _orig_val = rules.Rule.val
 _orig_perturbation = rules.SAMFamily.perturbation
 _orig_descend = rules.SAMFamily.descend
-_orig_unit = rules.unit
+_orig_inv_norm = rules.inv_norm
 _orig_hypergrad = rules.LETS.hypergrad
 
 
@@ -257,10 +257,10 @@ def m_fresh_ascent_sample():
         if self.perturb is None:
             return self.descend(x, grad(x, S["S"]), t)
         other = S["S2"] if "S2" in S else S["S"].take(torch.roll(torch.arange(self.R, device=x.device), 1))
-        e = self.perturbation(x, grad(x, other), t)
+        c, v = self.perturbation(x, grad(x, other), t)
         if self.extras == ("eff_radius",):
-            self.out["eff_radius"] = torch.linalg.vector_norm(e, dim=-1)
-        return self.descend(x, grad(x + e, S["S"]), t)
+            self.out["eff_radius"] = (c * torch.linalg.vector_norm(v, dim=-1, keepdim=True))[:, 0]
+        return self.descend(x, grad(torch.addcmul(x, c, v), S["S"]), t)
     return patched(rules.SAMFamily, "step", step)
 
 
@@ -274,12 +274,13 @@ def m_adasam_no_max():
 
 def m_sign_flip():
     def perturbation(self, x, s, t):
-        return -_orig_perturbation(self, x, s, t)
+        c, v = _orig_perturbation(self, x, s, t)
+        return -c, v
     return patched(rules.SAMFamily, "perturbation", perturbation)
 
 
 def m_eps_in_norm():
-    return patched(rules, "unit", lambda s, norm_eps: _orig_unit(s, norm_eps + 1e-3))
+    return patched(rules, "inv_norm", lambda s, norm_eps: _orig_inv_norm(s, norm_eps + 1e-3))
 
 
 def m_schedule_exponent():
@@ -353,7 +354,7 @@ def detections(mutant: str | None) -> dict[str, bool]:
         else:
             with MUTANTS[mutant]():
                 _CACHE[key] = run_detectors()
-            assert rules.Rule.val is _orig_val and rules.unit is _orig_unit  # restored
+            assert rules.Rule.val is _orig_val and rules.inv_norm is _orig_inv_norm  # restored
         _SECONDS[key] = time.perf_counter() - t0
     return _CACHE[key]
 

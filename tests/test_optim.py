@@ -186,7 +186,8 @@ def test_unified_sam_perturbation_norm_engine_rule():
     s = torch.randn(Rn, d, generator=gen, dtype=torch.float64)
     s = s * torch.logspace(-6, 3, Rn, dtype=torch.float64)[torch.randperm(Rn, generator=gen)][:, None]
     x = torch.randn(Rn, d, generator=gen, dtype=torch.float64)
-    e = rule.perturbation(x, s, 0).numpy()
+    c, v = rule.perturbation(x, s, 0)  # e = c * v
+    e = (c * v).numpy()
     sn = np.linalg.norm(s.numpy(), axis=1)
     want = rho * ((1 - lam) * sn + lam)
     got = np.linalg.norm(e, axis=1)
@@ -195,7 +196,8 @@ def test_unified_sam_perturbation_norm_engine_rule():
     cos = (e * s.numpy()).sum(1) / (got * sn)
     assert np.all(np.abs(cos - 1) <= 1e-14)
     # s = 0: the perturbation is exactly 0 (no division by ||s||)
-    assert not np.any(rule.perturbation(x, torch.zeros_like(s), 0).numpy())
+    c, v = rule.perturbation(x, torch.zeros_like(s), 0)
+    assert not np.any((c * v).numpy())
 
 
 def test_unified_sam_perturbation_norm_reference():
@@ -283,13 +285,14 @@ def test_lets_exact_hypergradient_matches_central_difference(name):
     x = torch.as_tensor(np.random.default_rng(6).standard_normal((Rn, d)))
     lr = rule.val("lr", 0)
     rho = rule.state["rho"]
-    n = rule.direction(x, problem.stoch_grad(x, S["S"]))
+    kv = rule.direction(x, problem.stoch_grad(x, S["S"]))  # n = k * v
+    n = kv[0] * kv[1]
 
     def J(r):
-        _, _, x1 = rule.lower(x, n, r, lr, S)
+        _, _, x1 = rule.lower(x, kv, r, lr, S)
         return 0.5 * (V.stoch_f(x1, S["V"]) - problem.stoch_f(x1, S["S"])) ** 2
 
-    w, g, x1 = rule.lower(x, n, rho, lr, S)
+    w, g, x1 = rule.lower(x, kv, rho, lr, S)
     hg = rule.hypergrad(w, g, n, x1, lr, S)[:, 0].numpy()
     fd = ((J(rho + h) - J(rho - h)) / (2 * h)).numpy()
     assert fd.shape == (Rn,)

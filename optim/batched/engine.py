@@ -160,8 +160,9 @@ def run(algorithm: str, problem, sampler: Sampler, hp: Optional[dict] = None, *,
             rec[k].append(torch.where(diverged, float("nan"), v).cpu().numpy())
 
     # CPU fast path (bit-identical): while every run shares one horizon and none has diverged, all runs
-    # are active, so one check |x|_max <= blowup (False for NaN/inf when blowup is finite) replaces the
-    # isfinite test and the per-step torch.where masks; the first flagged run falls back to the masks.
+    # are active, so one global check -blowup <= min x, max x <= blowup (False for NaN/inf when blowup
+    # is finite) replaces the isfinite test and the per-step torch.where masks; the first flagged run
+    # falls back to the masks (vector_norm(ord=inf) would be 7x slower than this min/max on CPU).
     fast = device.type == "cpu" and bool((T_run == T_max).all()) and np.isfinite(blowup)
     for t in range(T_max + 1):
         gsq = (problem.grad(x) ** 2).sum(-1) if (running or t in ckpt_set or t == T_max) else None
@@ -177,8 +178,8 @@ def run(algorithm: str, problem, sampler: Sampler, hp: Optional[dict] = None, *,
             tail = torch.where(active & (t >= tail_start), tail + gsq, tail)
         x_new = rule.step(x, t, draw(t))
         if fast:
-            ok = x_new.abs().amax(-1) <= blowup  # NaN stays NaN; vector_norm(ord=inf) is 7x slower on CPU
-            if bool(ok.all()):
+            lo, hi = torch.aminmax(x_new)  # one pass over all runs; NaN propagates to both
+            if bool((hi <= blowup) & (lo >= -blowup)):
                 x = x_new
                 extras.update(rule.out)
                 if trajectory:

@@ -11,21 +11,23 @@ import torch
 from ..schedules import Schedule
 
 
-def unit(s: torch.Tensor, norm_eps: float) -> torch.Tensor:
-    """s / (||s|| + norm_eps) row-wise, 0 where that denominator is 0."""
-    nrm = torch.linalg.vector_norm(s, dim=-1, keepdim=True) + norm_eps
-    pos = nrm > 0
-    if s.device.type == "cpu" and bool(pos.all()):  # the masks select s / nrm everywhere: skip them
-        return s / nrm
-    return torch.where(pos, s / torch.where(pos, nrm, 1.0), 0.0)
+def inv_norm(s: torch.Tensor, norm_eps: float) -> torch.Tensor:
+    """1 / (||s|| + norm_eps) row-wise as (R, 1), 0 where that denominator is 0 (s / (||s|| + eps)
+    is then inv_norm * s, and a perturbation x + rho s / ||s|| one fused pass)."""
+    nrm = torch.linalg.vector_norm(s, dim=-1, keepdim=True)
+    if norm_eps:
+        nrm = nrm + norm_eps
+    return torch.where(nrm > 0, nrm.reciprocal(), 0.0)
 
 
-def asam_direction(x: torch.Tensor, s: torch.Tensor, operator: str, eta_A, norm_eps: float) -> torch.Tensor:
-    """T*T*s / ||T*s||, computed as T * unit(T*s), with T = |x| + eta_A (official), |x|, or 1."""
+def direction(x: torch.Tensor, s: torch.Tensor, operator: str, eta_A, norm_eps: float):
+    """The (A)SAM direction T*T*s / ||T*s|| as a pair (k: (R, 1), v: (R, d)) with direction = k * v,
+    T = |x| + eta_A (official), |x|, or 1 (SAM's s / ||s||)."""
     if operator == "identity":
-        return unit(s, norm_eps)
+        return inv_norm(s, norm_eps), s
     Tw = x.abs() + eta_A if operator == "abs_plus_eta" else x.abs()
-    return Tw * unit(Tw * s, norm_eps)
+    Ts = Tw * s
+    return inv_norm(Ts, norm_eps), Tw * Ts
 
 
 class Rule:
@@ -105,29 +107,33 @@ class SAMFamily(Rule):
         elif perturb and perturb.startswith("lightsam"):
             self.extras = ("eff_radius",)
 
-    def perturbation(self, x: torch.Tensor, s: torch.Tensor, t: int) -> torch.Tensor:
+    def perturbation(self, x: torch.Tensor, s: torch.Tensor, t: int):
+        """The perturbation e from the ascent gradient s as a pair (c: (R, 1), v: (R, d)), e = c * v,
+        so that x + e is one fused pass. Exact reductions hold bit for bit: lam = 1 gives SAM's c
+        = rho * inv_norm(s), lam = 0 USAM's c = rho, ASAM's identity operator SAM's pair."""
         p, st = self.perturb, self.state
         rho = self.val("rho", t)
         if p == "sam":
-            return rho * unit(s, self.norm_eps)
+            return rho * inv_norm(s, self.norm_eps), s
         if p == "usam":
-            return rho * s
+            return rho, s
         if p == "unified":
             lam = self.val("lam", t)
-            return rho * ((1 - lam) * s + lam * unit(s, self.norm_eps))
+            return rho * ((1 - lam) + lam * inv_norm(s, self.norm_eps)), s
         if p == "asam":
-            return rho * asam_direction(x, s, self.opts["operator"], self.hp["eta_A"], self.norm_eps)
+            k, v = direction(x, s, self.opts["operator"], self.hp["eta_A"], self.norm_eps)
+            return rho * k, v
         if p == "lightsam1":
             st["u"] = st["u"] + (s * s).sum(-1, keepdim=True)
-            return rho * s / st["u"].sqrt()
+            return rho / st["u"].sqrt(), s
         if p == "lightsam2":
             st["u"] = st["u"] + s * s
-            return rho * s / st["u"].sqrt()
+            return rho, s / st["u"].sqrt()
         b1, b2 = self.b1, self.b2
         st["r"] = b1 * st["r"] + (1 - b1) * s
         st["u"] = b2 * st["u"] + (1 - b2) * s * s
-        direction = st["r"] if self.opts["perturb_with"] == "momentum" else s
-        return rho * direction / st["u"].sqrt()
+        v = st["r"] if self.opts["perturb_with"] == "momentum" else s
+        return rho, v / st["u"].sqrt()
 
     def descend(self, x: torch.Tensor, g: torch.Tensor, t: int) -> torch.Tensor:
         dsc, st = self.descent, self.state
@@ -161,10 +167,10 @@ class SAMFamily(Rule):
         grad = self.problem.stoch_grad
         if self.perturb is None:
             return self.descend(x, grad(x, S["S"]), t)
-        e = self.perturbation(x, grad(x, S["S"]), t)
-        if self.extras == ("eff_radius",):
-            self.out["eff_radius"] = torch.linalg.vector_norm(e, dim=-1)
-        g = grad(x + e, S.get("S2", S["S"]))
+        c, v = self.perturbation(x, grad(x, S["S"]), t)
+        if self.extras == ("eff_radius",):  # ||e|| = c ||v|| (c >= 0)
+            self.out["eff_radius"] = (c * torch.linalg.vector_norm(v, dim=-1, keepdim=True))[:, 0]
+        g = grad(torch.addcmul(x, c, v), S.get("S2", S["S"]))  # at x + e
         return self.descend(x, g, t)
 
 
@@ -188,14 +194,15 @@ class LETS(Rule):
         self.out["rho"] = rho0[:, 0]
 
     def direction(self, x, s):
-        if self.asam:
-            return asam_direction(x, s, self.opts["operator"], self.hp["eta_A"], self.norm_eps)
-        return unit(s, self.norm_eps)
+        """The lower step's direction n = k * v as the pair (k, v) (see ``direction``)."""
+        return direction(x, s, self.opts["operator"] if self.asam else "identity", self.hp.get("eta_A"),
+                         self.norm_eps)
 
-    def lower(self, x, n, rho, lr, S):
-        w = x + rho * n
+    def lower(self, x, kv, rho, lr, S):
+        k, v = kv
+        w = torch.addcmul(x, rho * k, v)  # x + rho n fused as in SAMFamily.step: beta = 0 is SAM bit for bit
         g = self.problem.stoch_grad(w, S["S"])
-        return w, g, torch.addcmul(x, lr, g, value=-1)  # as SAMFamily's sgd descent: beta = 0 is SAM bit for bit
+        return w, g, torch.addcmul(x, lr, g, value=-1)  # as SAMFamily's sgd descent
 
     def hypergrad(self, w, g, n, x1, lr, S):
         P, V = self.problem, self.val_problem
@@ -233,11 +240,11 @@ class LETS(Rule):
 
     def step(self, x, t, S):
         lr = self.val("lr", t)
-        n = self.direction(x, self.problem.stoch_grad(x, S["S"]))
-        w, g, x1 = self.lower(x, n, self.state["rho"], lr, S)
-        self.update_rho(self.hypergrad(w, g, n, x1, lr, S), t)
+        kv = self.direction(x, self.problem.stoch_grad(x, S["S"]))
+        w, g, x1 = self.lower(x, kv, self.state["rho"], lr, S)
+        self.update_rho(self.hypergrad(w, g, kv[0] * kv[1], x1, lr, S), t)
         if self.opts["order"] == "upper_first":
-            _, _, x1 = self.lower(x, n, self.state["rho"], lr, S)
+            _, _, x1 = self.lower(x, kv, self.state["rho"], lr, S)
         return x1
 
 
