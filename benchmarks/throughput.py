@@ -43,7 +43,12 @@ temporaries (s, e, x + e, g, x_new, the noise sample) add about 5-7 (R, d) tenso
     lightsam1    x                          8                     u, v (+16/d)
     lets_sam     x                          8                     rho (+8/d)
 
-CLI: python benchmarks/throughput.py [--quick] [--device cpu|cuda] [--threads N] [--out PATH]
+With ``--compile`` every row also times ``run(..., compile=True)`` (torch.compile of the rule's step;
+the sampling and the bookkeeping stay eager): ``speedup_vs_per_run_loop_compiled``,
+``roofline_fraction_compiled`` and ``compile_first_call_s`` (the warm-up call, which compiles, unless
+torch's on-disk cache already holds the kernels).
+
+CLI: python benchmarks/throughput.py [--quick] [--compile] [--device cpu|cuda] [--threads N] [--out PATH]
 """
 from __future__ import annotations
 
@@ -286,13 +291,17 @@ def sync(device):
         torch.cuda.synchronize()
 
 
-def time_engine(algo, problem, sampler, hp, R, T, reps, device):
-    kw = dict(T=T, R=R, running=False, device=device, dtype=DTYPE, checkpoints=[0, T])
+def time_engine(algo, problem, sampler, hp, R, T, reps, device, compile=False):
+    """Median seconds of ``reps`` engine calls after a warm-up call (which, with compile, compiles:
+    its own duration is returned as ``first_s``), all times, peak memory, diverged runs."""
+    kw = dict(T=T, R=R, running=False, device=device, dtype=DTYPE, checkpoints=[0, T], compile=compile)
     if device.type == "cuda":
         torch.cuda.reset_peak_memory_stats()
+    t0 = time.perf_counter()
     with PeakRSS() as mem:  # the warm-up call, also the memory measurement
         tr = run(algo, problem, sampler, hp, seed=0, **kw)
     sync(device)
+    first_s = time.perf_counter() - t0
     peak = torch.cuda.max_memory_allocated() if device.type == "cuda" else mem.delta
     ts = []
     for k in range(reps):
@@ -300,7 +309,7 @@ def time_engine(algo, problem, sampler, hp, R, T, reps, device):
         run(algo, problem, sampler, hp, seed=k + 1, **kw)
         sync(device)
         ts.append(time.perf_counter() - t0)
-    return statistics.median(ts), ts, peak, int(tr.n_diverged)
+    return statistics.median(ts), ts, peak, int(tr.n_diverged), first_s
 
 
 def roofline(problem_name, problem, R, d, device, reps=7, min_time=0.05):
@@ -386,6 +395,8 @@ def main(argv=None):
     ap.add_argument("--quick", action="store_true", help="small grid (under 3 minutes on 2 cores)")
     ap.add_argument("--device", default="cpu", choices=("cpu", "cuda"))
     ap.add_argument("--threads", type=int, default=None, help="torch intra-op threads (default: torch's)")
+    ap.add_argument("--compile", action="store_true",
+                    help="also time run(compile=True) (torch.compile of the step) in every row")
     ap.add_argument("--out", default="benchmarks/results/throughput.json")
     args = ap.parse_args(argv)
     device = torch.device(args.device)
@@ -422,7 +433,7 @@ def main(argv=None):
                 baselines[(algo, prob, d)] = bt
                 for R in Rs:
                     T = T_of(R, d)
-                    med, ts, peak, ndiv = time_engine(algo, problem, sampler, hp, R, T, reps, device)
+                    med, ts, peak, ndiv, _ = time_engine(algo, problem, sampler, hp, R, T, reps, device)
                     eng = R * T / med
                     gflops = oracle_flops(algo, prob, R, d) * T / med / 1e9
                     row = dict(algorithm=algo, problem=prob, R=R, d=d, T=T,
@@ -436,6 +447,14 @@ def main(argv=None):
                                engine_times_s=ts, baseline_s_per_step=base_ts, n_diverged=ndiv,
                                baseline_autograd_steps_per_s=None if ag is None else 1.0 / ag,
                                baseline_runs_measured=BASE_RUNS, baseline_T=T_base)
+                    if args.compile:
+                        cmed, cts, _, cdiv, first = time_engine(algo, problem, sampler, hp, R, T, reps, device, True)
+                        ceng = R * T / cmed
+                        row.update(speedup_vs_per_run_loop_compiled=ceng * bt,
+                                   roofline_fraction_compiled=oracle_flops(algo, prob, R, d) * T / cmed / 1e9 / roof[R],
+                                   engine_times_s_compiled=cts, compile_first_call_s=first)
+                        ndiv = max(ndiv, cdiv)
+                        row["n_diverged"] = ndiv
                     results.append(row)
                     if ndiv:
                         print(f"warning: {ndiv} of {R} engine runs diverged: this row times the fallback path",
@@ -443,11 +462,13 @@ def main(argv=None):
                     print(f"{algo:12s} {prob:9s} d={d:5d} R={R:5d} T={T:4d} engine {eng:11.0f} st/s "
                           f"base {1 / bt:8.0f} st/s speedup {eng * bt:8.1f}x "
                           f"(ceiling {eng * bt * roof[R] / gflops:7.0f}x) "
-                          f"{gflops:7.3f} GF/s roof {gflops / roof[R]:5.1%} peak {peak / 2**20:7.1f} MiB", flush=True)
+                          f"{gflops:7.3f} GF/s roof {gflops / roof[R]:5.1%} peak {peak / 2**20:7.1f} MiB"
+                          + (f" compiled {row['speedup_vs_per_run_loop_compiled']:8.1f}x "
+                             f"(first call {row['compile_first_call_s']:.1f} s)" if args.compile else ""), flush=True)
     meta = dict(torch_version=torch.__version__, device=str(device), device_name=device_name(device),
                 threads=torch.get_num_threads(), cpu_count=os.cpu_count(), dtype=str(DTYPE),
                 date=datetime.datetime.now().isoformat(timespec="seconds"), python=platform.python_version(),
-                quick=args.quick, loadavg_start=load0, loadavg_end=os.getloadavg(),
+                quick=args.quick, compiled=args.compile, loadavg_start=load0, loadavg_end=os.getloadavg(),
                 wall_s=time.perf_counter() - start,
                 baseline_note=(f"per-run loop (torch.optim.Optimizer two-step SAM, analytic torch gradient) "
                                f"measured on {BASE_RUNS} runs of baseline_T steps, median of 5 (all 5 in "

@@ -86,7 +86,7 @@ def run(algorithm: str, problem, sampler: Sampler, hp: Optional[dict] = None, *,
         x0=None, seed: int = 0, device: str | torch.device = "cpu", dtype: torch.dtype = torch.float64,
         checkpoints: Optional[Sequence[int]] = None, val_sampler: Optional[Sampler] = None,
         samples: Optional[dict[str, list[Sample]]] = None, groups=None, trajectory: bool = False,
-        running: bool = True, blowup: float = BLOWUP) -> Trace:
+        running: bool = True, blowup: float = BLOWUP, compile: bool = False) -> Trace:
     """Run ``algorithm`` for R runs on ``problem`` with stochastic gradients from ``sampler``.
 
     hp: hyperparameters; each real one a scalar, an (R,) array, or a Schedule. T: int or (R,) ints
@@ -94,7 +94,9 @@ def run(algorithm: str, problem, sampler: Sampler, hp: Optional[dict] = None, *,
     every sample this call draws. groups: (R,) ints; runs with the same group share their samples
     (common random numbers across a grid). samples: pre-drawn {stream: [Sample per step]} replayed
     instead of drawing (tests). running: also evaluate ||grad f(x_t)||^2 every step for the
-    running average/minimum (one full gradient per step).
+    running average/minimum (one full gradient per step). compile: run the rule's step through
+    ``torch.compile`` (fuses its element-wise passes; agrees with the eager step to round-off, not
+    bit for bit; the first call of each configuration pays the compilation, seconds).
     """
     get(algorithm)
     retain_freed_memory()
@@ -116,6 +118,7 @@ def run(algorithm: str, problem, sampler: Sampler, hp: Optional[dict] = None, *,
     x = x.expand(R, d).clone()
     T_run = torch.as_tensor(T_arr, device=device).expand(R)
     rule = make_rule(algorithm, problem, hp, R, d, like)
+    step = torch.compile(rule.step) if compile else rule.step
     names = streams(algorithm, hp)
     val_problem = getattr(problem, "val", None) or problem
     gen = stream(seed, device)
@@ -176,7 +179,7 @@ def run(algorithm: str, problem, sampler: Sampler, hp: Optional[dict] = None, *,
             gsum = torch.where(active, gsum + gsq, gsum)
             gmin = torch.where(active, torch.minimum(gmin, gsq), gmin)
             tail = torch.where(active & (t >= tail_start), tail + gsq, tail)
-        x_new = rule.step(x, t, draw(t))
+        x_new = step(x, t, draw(t))
         if fast:
             lo, hi = torch.aminmax(x_new)  # one pass over all runs; NaN propagates to both
             if bool((hi <= blowup) & (lo >= -blowup)):
