@@ -616,3 +616,19 @@ def test_retain_freed_memory_is_idempotent_and_can_be_turned_off():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
                          env={**os.environ, "SAMCHECK_KEEP_MALLOC": "0"}).stdout
     assert out.strip() == "False"
+
+
+def test_compiled_step_cache_is_per_algorithm_and_problem_class():
+    """Each (rule class, algorithm, problem class) compiles its own copy of the step's code object,
+    so one algorithm's variants do not use up another's torch.compile recompile limit; the same key
+    reuses its compiled function (nothing is compiled here: torch.compile is lazy)."""
+    from optim.batched.compiled import compiled_step
+    ridge, quad = make_problem("ridge", n=20, d=4, seed=0), Quadratic.with_condition(4, cond=3.0, seed=0)
+    like = torch.zeros((), dtype=torch.float64)
+
+    def fn(name, problem, R=2):
+        return compiled_step(make_rule(name, problem, validate(name, {"rho": 0.1}, R), R, 4, like)).func
+
+    assert fn("sam", ridge) is fn("sam", ridge, R=5)
+    assert len({id(fn("sam", ridge)), id(fn("unified_sam", ridge)), id(fn("sam", quad))}) == 3
+    assert fn("sam", ridge).__wrapped__.__code__ is not optim.batched.rules.SAMFamily.step.__code__

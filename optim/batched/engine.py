@@ -21,6 +21,7 @@ from problems.samplers import Sampler
 
 from ..algorithms import streams
 from ..registry import get, validate
+from .compiled import compiled_step
 from .memory import retain_freed_memory
 from .rules import make_rule
 
@@ -95,8 +96,9 @@ def run(algorithm: str, problem, sampler: Sampler, hp: Optional[dict] = None, *,
     (common random numbers across a grid). samples: pre-drawn {stream: [Sample per step]} replayed
     instead of drawing (tests). running: also evaluate ||grad f(x_t)||^2 every step for the
     running average/minimum (one full gradient per step). compile: run the rule's step through
-    ``torch.compile`` (fuses its element-wise passes; agrees with the eager step to round-off, not
-    bit for bit; the first call of each configuration pays the compilation, seconds).
+    ``torch.compile`` (``compiled.compiled_step``: fuses its element-wise passes; agrees with the
+    eager step to round-off, not bit for bit; the first call of each configuration pays the
+    compilation, seconds).
     """
     get(algorithm)
     retain_freed_memory()
@@ -118,7 +120,7 @@ def run(algorithm: str, problem, sampler: Sampler, hp: Optional[dict] = None, *,
     x = x.expand(R, d).clone()
     T_run = torch.as_tensor(T_arr, device=device).expand(R)
     rule = make_rule(algorithm, problem, hp, R, d, like)
-    step = torch.compile(rule.step) if compile else rule.step
+    step = compiled_step(rule) if compile else rule.step
     names = streams(algorithm, hp)
     val_problem = getattr(problem, "val", None) or problem
     gen = stream(seed, device)
