@@ -365,24 +365,30 @@ def device_name(device):
 
 
 def plot(results, path: Path):
+    """Speedup against R, one panel per d; a second row for run(compile=True) when it was timed."""
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
     ds = sorted({r["d"] for r in results})
-    fig, axes = plt.subplots(1, len(ds), figsize=(4.2 * len(ds), 3.6), squeeze=False)
-    for ax, d in zip(axes[0], ds):
-        for (algo, prob), ls in [((a, p), "-" if p == "quadratic" else "--")
-                                 for a in ALGOS for p in ("quadratic", "ridge")]:
-            rows = sorted((r for r in results if r["d"] == d and r["algorithm"] == algo and r["problem"] == prob),
-                          key=lambda r: r["R"])
-            if rows:
-                ax.loglog([r["R"] for r in rows], [r["speedup_vs_per_run_loop"] for r in rows], ls, marker="o",
-                          ms=3, label=f"{algo} ({prob})", color=f"C{ALGOS.index(algo)}")
-        ax.axhline(1.0, color="grey", lw=0.8)
-        ax.set_title(f"d = {d}")
-        ax.set_xlabel("runs R")
-        ax.grid(True, which="both", lw=0.3)
-    axes[0][0].set_ylabel("speedup vs per-run loop")
+    keys = [("speedup_vs_per_run_loop", "eager")]
+    if "speedup_vs_per_run_loop_compiled" in results[0]:
+        keys.append(("speedup_vs_per_run_loop_compiled", "compile=True"))
+    fig, axes = plt.subplots(len(keys), len(ds), figsize=(4.2 * len(ds), 3.6 * len(keys)), squeeze=False,
+                             sharey=True)
+    for (key, mode), row_axes in zip(keys, axes):
+        for ax, d in zip(row_axes, ds):
+            for (algo, prob), ls in [((a, p), "-" if p == "quadratic" else "--")
+                                     for a in ALGOS for p in ("quadratic", "ridge")]:
+                rows = sorted((r for r in results if r["d"] == d and r["algorithm"] == algo and r["problem"] == prob),
+                              key=lambda r: r["R"])
+                if rows:
+                    ax.loglog([r["R"] for r in rows], [r[key] for r in rows], ls, marker="o",
+                              ms=3, label=f"{algo} ({prob})", color=f"C{ALGOS.index(algo)}")
+            ax.axhline(1.0, color="grey", lw=0.8)
+            ax.set_title(f"d = {d}, {mode}")
+            ax.set_xlabel("runs R")
+            ax.grid(True, which="both", lw=0.3)
+        row_axes[0].set_ylabel("speedup vs per-run loop")
     axes[0][-1].legend(fontsize=6)
     fig.tight_layout()
     fig.savefig(path.with_suffix(".png"), dpi=150)
