@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Callable, Optional
 
 import pandas as pd
@@ -63,6 +63,32 @@ def engine_threads(ctx: Context):
         torch.set_num_threads(old)
 
 
+@dataclass(frozen=True)
+class Counterfeit:
+    """A known-false variant of a claim, which its verdict rule must be able to reject.
+
+    It is an ordinary configuration of the claim: the claim's ``run(ctx, **run)`` and
+    ``judge(rows, **judge)`` with a few keyword settings changed (a slower schedule, a constant step,
+    a bound with a term dropped, the mechanism switched off). ``change`` says what differs from the
+    true configuration; ``behaviour`` is what the mathematics gives the variant (derived, never fitted
+    to its output), hence its ``expected`` verdict: "violated" for a counterfeit of a claim that
+    holds; "holds" for a negative control's variant in which the stated claim becomes true.
+    """
+
+    name: str
+    change: str
+    behaviour: str
+    run: dict = field(default_factory=dict)
+    judge: dict = field(default_factory=dict)
+    expected: str = "violated"
+
+    def __post_init__(self):
+        if not self.name.isidentifier():
+            raise ValueError(f"counterfeit name {self.name!r} must be an identifier (letters, digits, _)")
+        if self.expected not in ("holds", "violated"):
+            raise ValueError(f"counterfeit {self.name}: expected {self.expected!r} must be holds or violated")
+
+
 @dataclass
 class Claim:
     """One theorem claim; see CLAIMS.md. ``expected`` is what the suite should conclude when the
@@ -89,12 +115,43 @@ class Claim:
     run: Callable[[Context], pd.DataFrame] = field(repr=False)
     judge: Callable[[pd.DataFrame], dict] = field(repr=False)
     predicted_slope: Optional[float] = None
+    counterfeits: tuple[Counterfeit, ...] = ()
+    counterfeit_of: Optional[str] = None
 
     def __post_init__(self):
         if self.status not in STATUSES:
             raise ValueError(f"claim {self.id}: status {self.status!r} must be one of {STATUSES}")
         if self.expected not in ("holds", "violated"):
             raise ValueError(f"claim {self.id}: expected {self.expected!r} must be holds or violated")
+        names = [c.name for c in self.counterfeits]
+        if len(set(names)) != len(names):
+            raise ValueError(f"claim {self.id}: counterfeit names {names} repeat")
+
+    def counterfeit(self, name: str) -> "Claim":
+        """The counterfeit ``name`` as a claim of its own: id ``<claim id>~<name>``, the same run and
+        judge with its settings, its expected verdict. Its runs draw the same samples as the true
+        claim's (the sweep seeds them by the true claim's id), so the two are compared on common noise."""
+        by_name = {c.name: c for c in self.counterfeits}
+        if name not in by_name:
+            raise ValueError(f"claim {self.id} has no counterfeit {name!r}: choose from "
+                             f"{', '.join(by_name) or '(none declared)'}")
+        cf = by_name[name]
+        cid = f"{self.id}~{cf.name}"
+        run, judge = self.run, self.judge
+
+        def run_counterfeit(ctx: Context) -> pd.DataFrame:
+            return run(ctx, **cf.run).assign(claim=cid)
+
+        def judge_counterfeit(rows: pd.DataFrame) -> dict:
+            return judge(rows, **cf.judge)
+
+        return replace(self, id=cid, expected=cf.expected, run=run_counterfeit, judge=judge_counterfeit,
+                       prediction=f"[counterfeit: {cf.change}] {cf.behaviour}", counterfeits=(),
+                       counterfeit_of=self.id)
+
+    def variants(self) -> list["Claim"]:
+        """The claim itself, then each of its counterfeits as a claim."""
+        return [self] + [self.counterfeit(c.name) for c in self.counterfeits]
 
     def header(self) -> dict:
         """The claim's descriptive fields, as stored in verdicts.json."""
@@ -103,7 +160,9 @@ class Claim:
                 "schedule": self.schedule, "metric": self.metric, "x": self.x, "prediction": self.prediction,
                 "predicted_slope": self.predicted_slope, "expected": self.expected, "figure": self.figure,
                 "tolerance": self.tolerance, "tolerance_reason": self.tolerance_reason,
-                "fit_window": self.fit_window}
+                "fit_window": self.fit_window, "counterfeit_of": self.counterfeit_of,
+                "counterfeits": [{"name": c.name, "change": c.change, "behaviour": c.behaviour,
+                                  "expected": c.expected} for c in self.counterfeits]}
 
     def execute(self, ctx: Context) -> pd.DataFrame:
         """``run(ctx)`` with the context's engine thread setting."""

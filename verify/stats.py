@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import Sequence
 
 import numpy as np
-from scipy.stats import DegenerateDataWarning, bootstrap, linregress
+from scipy.stats import DegenerateDataWarning, binomtest, bootstrap, linregress
 from scipy.stats import t as student_t
 
 VERDICTS = ("holds", "violated", "inconclusive")
@@ -353,3 +353,46 @@ def combine_verdicts(verdicts: Sequence[str]) -> str:
     if all(v == "holds" for v in verdicts):
         return "holds"
     return "inconclusive"
+
+
+def slope_pvalue(fit: SlopeFit, limit: float) -> float:
+    """One-sided p-value of "slope <= limit" against "slope > limit", from the fit's Student-t CI.
+
+    The CI is ``slope +- t_{n-1} SE`` (see ``fit_loglog_slope``), so SE and the degrees of freedom are
+    read back from it: p = P(t_{n-1} > (slope - limit) / SE). NaN when the fit has no CI; 0 or 1 for a
+    zero-width CI (a deterministic fit) on either side of ``limit`` (within ``ROUND_OFF``: 1).
+    """
+    if not (np.isfinite(fit.ci_low) and np.isfinite(fit.ci_high)) or fit.n_seeds < 2:
+        return float("nan")
+    q = student_t.ppf((1 + fit.level) / 2, fit.n_seeds - 1)
+    se = (fit.ci_high - fit.ci_low) / (2 * q)
+    excess = fit.slope - limit
+    if se <= 0:
+        return 0.0 if excess > ROUND_OFF else 1.0
+    return float(student_t.sf(excess / se, fit.n_seeds - 1))
+
+
+def holm(pvalues: Sequence[float], alpha: float = 0.05) -> np.ndarray:
+    """Holm's step-down rejections at family-wise level ``alpha``: ``(m,)`` bools, True where the
+    hypothesis is rejected. NaN p-values are never rejected but count in the family size (an
+    unresolved test still spends its share of alpha), so adding a grid point never makes a rejection
+    easier. Used to turn many per-grid-point "violated" tests into one claim-level test."""
+    p = np.asarray(pvalues, dtype=float)
+    m = p.size
+    reject = np.zeros(m, dtype=bool)
+    order = np.argsort(np.where(np.isnan(p), np.inf, p), kind="stable")
+    for k, i in enumerate(order):
+        if not p[i] <= alpha / (m - k):
+            break
+        reject[i] = True
+    return reject
+
+
+def wilson_interval(k: int, n: int, level: float = 0.95) -> tuple[float, float]:
+    """Wilson score interval of a binomial proportion k/n (NaN, NaN for n = 0): the interval in which
+    a verdict's error rate lies, from k of n repeats (scipy.stats.binomtest)."""
+    _check_level(level)
+    if n == 0:
+        return float("nan"), float("nan")
+    ci = binomtest(int(k), int(n)).proportion_ci(confidence_level=level, method="wilson")
+    return float(ci.low), float(ci.high)
