@@ -1,4 +1,4 @@
-"""python -m verify: list | rates | report | check."""
+"""python -m verify: list | rates | power | report | check."""
 from __future__ import annotations
 
 import argparse
@@ -24,30 +24,17 @@ def _parser() -> argparse.ArgumentParser:
     sub = p.add_subparsers(dest="cmd", required=True)
     sub.add_parser("list", help="claims, algorithms and problems with their status")
     r = sub.add_parser("rates", help="run claims and print verdicts")
-    r.add_argument("--algo", help="only claims involving this algorithm (default: every claim)")
-    r.add_argument("--claim", help="only this claim id")
-    g = r.add_mutually_exclusive_group()
-    g.add_argument("--quick", action="store_true", help="the quick grid (default)")
-    g.add_argument("--full", action="store_true", help="the full grid (paper figures, minutes)")
-    r.add_argument("--seeds", type=int, default=8, help="repetitions per grid point (>= 2, default 8)")
-    r.add_argument("--seed", type=int, default=0, help="global seed (default 0)")
-    r.add_argument("--device", default="cpu", help="cpu or cuda (default cpu)")
-    r.add_argument("--dtype", default="float64", choices=["float64", "float32"])
-    r.add_argument("--out", help="output directory (default results/<timestamp>/)")
-    r.add_argument("--max-memory", type=float, default=2e9, help="bytes per engine batch (default 2e9)")
+    _selection_options(r)
+    _run_options(r)
     r.add_argument("--strict", action="store_true", help="exit 1 when a verdict differs from the expected one")
     r.add_argument("--no-report", action="store_true", help="skip figures and the report page")
-    r.add_argument("--executor", default="local", choices=["local", "dask", "slurm"],
-                   help="where the grid's batches run: local (default, in-process), dask (a LocalCluster of "
-                        "--workers processes, or --scheduler ADDRESS), slurm (submitit); dask/slurm need "
-                        "pip install -e \".[distributed]\"")
-    r.add_argument("--workers", type=int, help="dask LocalCluster processes (default: one per CPU); "
-                   "slurm: array tasks running at once")
-    r.add_argument("--scheduler", help="address of an existing dask scheduler (with --executor dask)")
-    cg = r.add_mutually_exclusive_group()
-    cg.add_argument("--cache", help="cache of finished batches, reused on rerun "
-                    "(default: OUT/.cache with --out, else results/.cache)")
-    cg.add_argument("--no-cache", action="store_true", help="neither read nor write the batch cache")
+    pw = sub.add_parser("power", help="size and power of each claim's verdict over independent repeats")
+    _selection_options(pw)
+    pw.add_argument("--repeats", type=int, default=20, help="independent repeats of every claim and counterfeit "
+                    "(blocks of --seeds seeds; default 20)")
+    _run_options(pw)
+    pw.add_argument("--record", action="store_true",
+                    help="also merge the per-claim summary into the committed verify/power.json")
     ck = sub.add_parser("check", help="CI gate: quick grid of every claim against the stored baseline")
     ck.add_argument("--baseline", help="baseline JSON (default: verify/baseline.json)")
     ck.add_argument("--update-baseline", action="store_true", help="rewrite the baseline and print the diff")
@@ -60,6 +47,35 @@ def _parser() -> argparse.ArgumentParser:
     rp.add_argument("dir")
     rp.add_argument("--style", default="default", choices=["default", "paper"])
     return p
+
+
+def _selection_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--algo", help="only claims involving this algorithm (default: every claim)")
+    p.add_argument("--claim", help="only this claim id")
+
+
+def _run_options(p: argparse.ArgumentParser) -> None:
+    """Grid, seeds, device, output, memory, executor and cache options shared by rates and power."""
+    g = p.add_mutually_exclusive_group()
+    g.add_argument("--quick", action="store_true", help="the quick grid (default)")
+    g.add_argument("--full", action="store_true", help="the full grid (paper figures, minutes)")
+    p.add_argument("--seeds", type=int, default=8, help="repetitions per grid point (>= 2, default 8)")
+    p.add_argument("--seed", type=int, default=0, help="global seed (default 0)")
+    p.add_argument("--device", default="cpu", help="cpu or cuda (default cpu)")
+    p.add_argument("--dtype", default="float64", choices=["float64", "float32"])
+    p.add_argument("--out", help="output directory (default results/<timestamp>/)")
+    p.add_argument("--max-memory", type=float, default=2e9, help="bytes per engine batch (default 2e9)")
+    p.add_argument("--executor", default="local", choices=["local", "dask", "slurm"],
+                   help="where the grid's batches run: local (default, in-process), dask (a LocalCluster of "
+                        "--workers processes, or --scheduler ADDRESS), slurm (submitit); dask/slurm need "
+                        "pip install -e \".[distributed]\"")
+    p.add_argument("--workers", type=int, help="dask LocalCluster processes (default: one per CPU); "
+                   "slurm: array tasks running at once")
+    p.add_argument("--scheduler", help="address of an existing dask scheduler (with --executor dask)")
+    cg = p.add_mutually_exclusive_group()
+    cg.add_argument("--cache", help="cache of finished batches, reused on rerun "
+                    "(default: OUT/.cache with --out, else results/.cache)")
+    cg.add_argument("--no-cache", action="store_true", help="neither read nor write the batch cache")
 
 
 def _check_out(out: str | None) -> Path:
@@ -111,10 +127,6 @@ def _cache_dir(args) -> str | None:
     return str(path)
 
 
-def _fmt(v, digits=3) -> str:
-    return "" if v is None or v != v else f"{v:.{digits}g}"
-
-
 def verdict_table(verdicts: list[dict]) -> str:
     """The printed verdict table: claim, prediction, measured with CI, verdict, reason."""
     lines = []
@@ -131,9 +143,15 @@ def verdict_table(verdicts: list[dict]) -> str:
 def cmd_list() -> int:
     from optim import ALGORITHMS
     from problems import PROBLEMS
-    print("claims:")
+    from .power import load_power_file
+    measured = load_power_file().get("quick", {})
+    print("claims (size and worst power: the committed quick-grid measurement, "
+          f"{measured.get('repeats', '?')} repeats; refresh with python -m verify power --quick --record):")
     for c in all_claims().values():
-        print(f"  {c.id:32s} {c.status:13s} expected {c.expected:9s} algorithms: {', '.join(c.algorithms)}")
+        m = measured.get("claims", {}).get(c.id)
+        rates = (f"size {m['size']:.2f}, worst power {m['worst_power']:.2f}" if m and m.get("worst_power") is not None
+                 else "not measured")
+        print(f"  {c.id:30s} {c.status:13s} expected {c.expected:8s} {len(c.counterfeits)} counterfeits, {rates}")
     print("algorithms:")
     for a in sorted(ALGORITHMS.values(), key=lambda a: a.name):
         print(f"  {a.name:14s} {a.status:13s} {a.title}")
@@ -153,10 +171,9 @@ def run_claims(claims, ctx: Context) -> tuple[pd.DataFrame, list[dict]]:
     return pd.concat(frames, ignore_index=True), verdicts
 
 
-def cmd_rates(args, argv) -> int:
+def _selected_claims(args) -> list:
+    """The claims --algo / --claim select; an empty list (after saying why) when none matches."""
     from optim import get
-    started = time.time()
-    ctx = _context(args)
     if args.algo is not None:
         try:
             get(args.algo)
@@ -169,6 +186,14 @@ def cmd_rates(args, argv) -> int:
     if not claims:
         print(f"algorithm {args.algo!r} has no claim in the registry: nothing to verify "
               f"(claims exist for {', '.join(sorted({a for c in all_claims().values() for a in c.algorithms}))})")
+    return claims
+
+
+def cmd_rates(args, argv) -> int:
+    started = time.time()
+    ctx = _context(args)
+    claims = _selected_claims(args)
+    if not claims:
         return 0
     out = _check_out(args.out)
     ctx.cache_dir = _cache_dir(args)
@@ -189,6 +214,47 @@ def cmd_rates(args, argv) -> int:
         print(f"report: {written.get('html', out / 'report.html')}")
     if args.strict and any(v["verdict"] != v["expected"] for v in verdicts):
         return 1
+    return 0
+
+
+def cmd_power(args, argv) -> int:
+    from . import power
+    started = time.time()
+    ctx = _context(args)
+    if args.repeats < 1:
+        raise UsageError(f"--repeats {args.repeats}: must be >= 1")
+    claims = _selected_claims(args)
+    if not claims:
+        return 0
+    out = _check_out(args.out)
+    ctx.cache_dir = _cache_dir(args)
+    grid = "quick" if ctx.quick else "full"
+    from .executors import close_all, get_executor
+    tables = []
+    try:
+        executor = get_executor(ctx).describe()
+        for claim in claims:
+            def done(name, n, cid=claim.id):
+                print(f"{cid}: {name} judged on {n} repeats ({time.time() - started:.0f} s)", file=sys.stderr, flush=True)
+            tables.append(power.measure(claim, ctx, args.repeats, on_done=done))
+    finally:
+        close_all()
+    table = pd.concat(tables, ignore_index=True)
+    summary = power.summarize(table)
+    per_claim = power.claim_summary(summary)
+    prov = provenance(ctx, ["python -m verify", *argv], started, [c.id for c in claims])
+    prov.update({"executor": executor, "cache_dir": ctx.cache_dir, "repeats": args.repeats,
+                 "batches": ctx.batches})
+    paths = power.write(out, table, summary, per_claim, prov)
+    from reports.power import power_figure, power_markdown
+    paths["figure"] = power_figure(summary, out / "power")[1]
+    paths["markdown"] = out / "power.md"
+    paths["markdown"].write_text(power_markdown(summary, per_claim, args.repeats, grid))
+    print(power.summary_table(summary))
+    print("\n".join(f"{k}: {v}" for k, v in paths.items()))
+    if args.record:
+        power.record(grid, "python -m verify " + " ".join(argv), args.repeats, ctx.seeds, per_claim)
+        print(f"recorded: {power.POWER_FILE}")
     return 0
 
 
@@ -232,7 +298,13 @@ def cmd_check(args) -> int:
         return 0
     if args.claim:
         baseline = {k: v for k, v in baseline.items() if k in current}
-    lines = check.drift(baseline, current, decisive_only=args.decisive_only)
+    from .power import verdict_gated
+    gated = {cid for cid in baseline if verdict_gated(cid)}
+    numbers_only = sorted(set(baseline) - gated)
+    if numbers_only:
+        print("numbers only (quick-grid verdict not reliable enough to gate, see verify/power.json): "
+              + ", ".join(numbers_only))
+    lines = check.drift(baseline, current, decisive_only=args.decisive_only, verdict_claims=gated)
     if lines:
         print("\n".join(lines))
         return 1
@@ -253,6 +325,8 @@ def main(argv: list[str] | None = None) -> int:
             return cmd_rates(args, argv)
         if args.cmd == "check":
             return cmd_check(args)
+        if args.cmd == "power":
+            return cmd_power(args, argv)
         return cmd_report(args)
     except UsageError as e:
         print(f"error: {e}", file=sys.stderr)

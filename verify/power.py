@@ -131,6 +131,18 @@ def summary_table(summary: pd.DataFrame) -> str:
     return "\n".join(lines)
 
 
+def write(out: Path, table: pd.DataFrame, summary: pd.DataFrame, per_claim: dict, provenance: dict) -> dict:
+    """Write the per-repeat table (power.parquet), the summary (power_summary.csv) and the per-claim
+    summary with provenance (power.json) into ``out``; return their paths."""
+    out = Path(out)
+    paths = {"repeats": out / "power.parquet", "summary": out / "power_summary.csv", "power": out / "power.json"}
+    table.to_parquet(paths["repeats"], index=False)
+    summary.to_csv(paths["summary"], index=False)
+    paths["power"].write_text(json.dumps(nan_to_none({"claims": per_claim, "provenance": provenance}),
+                                         indent=1, default=str) + "\n")
+    return paths
+
+
 def load_power_file(path: Path = POWER_FILE) -> dict:
     """The committed measurement: {"quick": {...}, "full": {...}}, each with its command, repeats and
     per-claim summary ({} when the file does not exist)."""

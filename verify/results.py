@@ -95,6 +95,36 @@ def git_revision() -> str:
         return "unknown"
 
 
+def cpu_model() -> str:
+    """The CPU's model name (Linux /proc/cpuinfo), else what platform knows."""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def machine() -> dict:
+    """What a verdict may depend on below the code: CPU model, the SIMD path torch's CPU kernels use
+    (``torch.backends.cpu.get_cpu_capability()``, set by ATEN_CPU_CAPABILITY), torch's and NumPy's BLAS,
+    torch threads."""
+    import re
+
+    import torch
+    blas = re.findall(r"BLAS_INFO=(\w+)", torch.__config__.show())
+    try:
+        np_blas = np.show_config(mode="dicts")["Build Dependencies"]["blas"]
+        np_blas = f"{np_blas.get('name')} {np_blas.get('version', '')}".strip()
+    except (TypeError, KeyError, AttributeError):
+        np_blas = "unknown"
+    return {"cpu_model": cpu_model(), "cpu_capability": torch.backends.cpu.get_cpu_capability(),
+            "aten_cpu_capability_env": os.environ.get("ATEN_CPU_CAPABILITY"),
+            "torch_blas": blas[0] if blas else "unknown", "numpy_blas": np_blas,
+            "torch_threads": torch.get_num_threads()}
+
+
 def provenance(ctx, argv: list[str], started: float, claims: list[str]) -> dict:
     """Versions, device, dtype, git revision, command line, seeds and wall time of this invocation."""
     import matplotlib
@@ -109,7 +139,7 @@ def provenance(ctx, argv: list[str], started: float, claims: list[str]) -> dict:
             "scipy": scipy.__version__, "sympy": sympy.__version__, "torch": torch.__version__,
             "cuda": torch.version.cuda, "pandas": pd.__version__, "matplotlib": matplotlib.__version__,
             "platform": platform.platform(), "device": device, "device_name": name,
-            "torch_threads": torch.get_num_threads(), "dtype": str(ctx.dtype).replace("torch.", ""),
+            **machine(), "engine_threads": ctx.threads, "dtype": str(ctx.dtype).replace("torch.", ""),
             "git_revision": git_revision(), "command": " ".join(argv), "global_seed": ctx.seed,
             "seeds_per_point": ctx.seeds, "grid": "quick" if ctx.quick else "full", "claims": claims,
             "wall_time_s": round(time.time() - started, 3),
