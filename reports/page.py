@@ -25,7 +25,7 @@ from .style import style_context
 from .tables import (
     anchor, badge, bound_slack, diverged_counts, flatten, fmt_ci, fmt_num, h,
     html_kv_table, html_table, is_num, load_results, markdown_table, md_escape, raw,
-    status_tag, table_to_html, table_to_latex, table_to_markdown, verdict_table,
+    rates_text, status_tag, table_to_html, table_to_latex, table_to_markdown, verdict_table,
 )
 
 RECONSTRUCTED_NOTE = (
@@ -142,6 +142,9 @@ def _facts(v: dict) -> list[tuple[str, str]]:
         ("Tolerance reason", v.get("tolerance_reason")),
         ("Runs (diverged)", f"{v.get('n_runs', 'n/a')} ({v.get('n_diverged', 'n/a')})"),
         ("Expected verdict", v.get("expected") or "holds"),
+        ("Error rates", rates_text(v.get("error_rates")) if isinstance(v.get("error_rates"), dict) else None),
+        ("Counterfeits", "; ".join(f"~{c.get('name')}: {c.get('change')} -> {c.get('expected')}"
+                                   for c in v.get("counterfeits") or [] if isinstance(c, dict)) or None),
         ("Headline", v.get("headline")),
         ("Schedule", v.get("schedule")),
         ("Assumptions", v.get("assumptions")),
@@ -155,7 +158,7 @@ _SHOWN = {"claim", "paper", "theorem", "status", "algorithms", "problem", "metri
           "prediction", "predicted_slope", "measured", "estimate", "ci_low", "ci_high", "fit",
           "tolerance", "bound_margin", "tolerance_reason", "n_runs", "n_diverged", "expected",
           "headline", "schedule", "assumptions", "fit_window", "verdict", "reason", "regime_map",
-          "figure"}
+          "figure", "error_rates", "counterfeits", "counterfeit_of"}
 
 
 def _more(v: dict) -> dict[str, str]:
@@ -292,6 +295,8 @@ def render_html(directory: Path, verdicts: list[dict], table: pd.DataFrame, figu
             parts.append('<div class="warn">No figure: the results table holds no rows '
                          f"of this claim's metric (<code>{h(v.get('metric'))}</code>).</div>")
         parts.append("</article>")
+    if (directory / "power_summary.csv").exists():
+        parts.append(_power_html(directory))
     # bound margins
     parts.append('<h2 id="bounds">Bound margins</h2>')
     brows = _bound_rows(verdicts, slack)
@@ -314,6 +319,21 @@ def render_html(directory: Path, verdicts: list[dict], table: pd.DataFrame, figu
                  "results.csv, verdicts.json and provenance.json alone.</footer>")
     parts.append("</main></body></html>")
     return "\n".join(parts) + "\n"
+
+
+def _power_html(directory: Path) -> str:
+    """The error-rates section of a directory written by ``python -m verify power``."""
+    summary = pd.read_csv(directory / "power_summary.csv")
+    rows = [[r["claim"], "(claim)" if r["role"] == "claim" else f"~{r['variant']}", r["expected"],
+             f"{r['n_holds']} / {r['n_inconclusive']} / {r['n_violated']}",
+             f"{r['measure']} {r['rate']:.2f} [{r['rate_low']:.2f}, {r['rate_high']:.2f}]"]
+            for _, r in summary.iterrows()]
+    png = directory / "power.png"
+    fig = f"<figure>{_img_tag(png, 'operating characteristic')}</figure>" if png.exists() else ""
+    return ('<h2 id="power">Error rates of the verdicts</h2><p class="sub">Size = P(opposite decisive verdict | '
+            "true claim); power = P(expected verdict | counterfeit); 95% Wilson intervals.</p>"
+            + html_table(rows, ["claim", "variant", "expected", "holds / inconclusive / violated", "rate (95% CI)"])
+            + fig)
 
 
 BOUND_HEADERS = ["claim", "verdict", "bound margin", "tolerance", "max mean/bound",
@@ -412,6 +432,10 @@ def render_markdown(directory: Path, verdicts: list[dict], table: pd.DataFrame, 
             out += [f"> Figure failed: `{fig_errors[claim]}`", ""]
         elif not fpaths:
             out += [f"> No figure: no rows of metric `{v.get('metric')}` in the results.", ""]
+    if (directory / "power.md").exists():
+        out += [(directory / "power.md").read_text(encoding="utf-8"), ""]
+        if (directory / "power.png").exists():
+            out += ["![operating characteristic](power.png)", ""]
     out += ["## Bound margins", ""]
     brows = _bound_rows(verdicts, slack)
     out += [markdown_table(brows, BOUND_HEADERS) if brows else "No claim reports a bound margin.",

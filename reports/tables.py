@@ -47,6 +47,7 @@ DISPLAY_COLUMNS = [
     ("prediction", "Prediction"),
     ("measured_ci", "Measured (95% CI)"),
     ("verdict_text", "Verdict"),
+    ("rates_text", "Error rates (size, worst power)"),
     ("reason", "Reason"),
 ]
 VERDICTS = ("holds", "violated", "inconclusive")
@@ -229,6 +230,12 @@ def flatten(d: Any, prefix: str = "") -> dict[str, str]:
 # the verdict table
 # ----------------------------------------------------------------------------
 
+def rates_text(rates: dict | None) -> str:
+    """The verdict's measured error rates in one line (verify.power.rates_text)."""
+    from verify.power import rates_text as text
+    return text(rates)
+
+
 def verdict_table(verdicts) -> pd.DataFrame:
     """One row per claim (order of verdicts.json), columns ``VERDICT_COLUMNS``
     plus the display columns ``source``, ``measured_ci`` and ``verdict_text``."""
@@ -275,8 +282,9 @@ def verdict_table(verdicts) -> pd.DataFrame:
             "source": ", ".join(x for x in (paper, theorem) if x),
             "measured_ci": measured_ci,
             "verdict_text": vt,
+            "rates_text": rates_text(v.get("error_rates") if isinstance(v.get("error_rates"), dict) else None),
         })
-    cols = VERDICT_COLUMNS + ["source", "measured_ci", "verdict_text"]
+    cols = VERDICT_COLUMNS + ["source", "measured_ci", "verdict_text", "rates_text"]
     return pd.DataFrame(rows, columns=cols)
 
 
@@ -336,7 +344,7 @@ def latex_escape(s) -> str:
     return "".join(c if ord(c) < 128 else "?" for c in s)
 
 
-LATEX_COLSPEC = r"@{}p{2.2cm}p{1.8cm}lp{2.2cm}p{2.2cm}p{1.4cm}p{2.6cm}@{}"
+LATEX_COLSPEC = r"@{}p{2.0cm}p{1.6cm}lp{2.0cm}p{2.0cm}p{1.3cm}p{1.8cm}p{2.4cm}@{}"
 
 
 def _clip(text: str, max_chars: int | None) -> str:

@@ -163,11 +163,13 @@ def cmd_list() -> int:
 def run_claims(claims, ctx: Context) -> tuple[pd.DataFrame, list[dict]]:
     """Run each claim's sweep and judge it; returns all rows and the verdicts."""
     from tqdm import tqdm
+
+    from .power import error_rates
     frames, verdicts = [], []
     for claim in tqdm(claims, desc="claims", disable=not ctx.progress, leave=False):
         rows = claim.execute(ctx)
         frames.append(rows)
-        verdicts.append(claim.verdict(rows))
+        verdicts.append({**claim.verdict(rows), "error_rates": error_rates(claim.id, "quick" if ctx.quick else "full")})
     return pd.concat(frames, ignore_index=True), verdicts
 
 

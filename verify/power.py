@@ -163,6 +163,27 @@ def record(grid: str, command: str, repeats: int, seeds: int, claims: dict[str, 
     Path(path).write_text(json.dumps(nan_to_none(data), indent=1, sort_keys=True, default=float) + "\n")
 
 
+def error_rates(claim_id: str, grid: str, path: Path = POWER_FILE) -> dict | None:
+    """The committed measurement of one claim on one grid ("quick" or "full") with its repeats and
+    command, for the verdicts and the report (None when it was not measured)."""
+    entry = load_power_file(path).get(grid, {})
+    rates = entry.get("claims", {}).get(claim_id)
+    return None if rates is None else {"grid": grid, "repeats": entry.get("repeats"),
+                                       "command": entry.get("command"), **rates}
+
+
+def rates_text(rates: dict | None) -> str:
+    """One short line: size with its interval, P(inconclusive), worst power, the grid and repeats."""
+    if not rates:
+        return "not measured"
+    lo, hi = rates.get("size_ci") or (None, None)
+    size = f"size {rates['size']:.2f}" + (f" [{lo:.2f}, {hi:.2f}]" if lo is not None and hi is not None else "")
+    worst = rates.get("worst_power")
+    power = f"worst power {worst:.2f} (~{rates.get('worst_counterfeit')})" if worst is not None else "no counterfeit"
+    return (f"{size}, P(inconclusive) {rates['p_inconclusive']:.2f}, {power}; "
+            f"{rates.get('grid')} grid, {rates.get('repeats')} repeats")
+
+
 def verdict_gated(claim_id: str, path: Path = POWER_FILE) -> bool:
     """Whether the CI gate compares this claim's quick-grid verdict (else only its numbers): the
     committed quick measurement must give P(expected | claim) >= 95% and power >= 80% against every
