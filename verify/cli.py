@@ -41,6 +41,7 @@ def _parser() -> argparse.ArgumentParser:
     ck.add_argument("--seed", type=int, default=0, help="global seed (default 0)")
     ck.add_argument("--seeds", type=int, default=8, help="repetitions per grid point (default 8)")
     ck.add_argument("--claim", help="only this claim id")
+    _threads_option(ck)
     ck.add_argument("--decisive-only", action="store_true",
                     help="verdict changes count only between holds and violated (not to/from inconclusive)")
     rp = sub.add_parser("report", help="rebuild figures and the report page from a results directory")
@@ -65,6 +66,7 @@ def _run_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--dtype", default="float64", choices=["float64", "float32"])
     p.add_argument("--out", help="output directory (default results/<timestamp>/)")
     p.add_argument("--max-memory", type=float, default=2e9, help="bytes per engine batch (default 2e9)")
+    _threads_option(p)
     p.add_argument("--executor", default="local", choices=["local", "dask", "slurm"],
                    help="where the grid's batches run: local (default, in-process), dask (a LocalCluster of "
                         "--workers processes, or --scheduler ADDRESS), slurm (submitit); dask/slurm need "
@@ -76,6 +78,11 @@ def _run_options(p: argparse.ArgumentParser) -> None:
     cg.add_argument("--cache", help="cache of finished batches, reused on rerun "
                     "(default: OUT/.cache with --out, else results/.cache)")
     cg.add_argument("--no-cache", action="store_true", help="neither read nor write the batch cache")
+
+
+def _threads_option(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--threads", type=int, default=1,
+                   help="torch intra-op threads while claims run on the CPU (default 1; verdicts must not depend on it)")
 
 
 def _check_out(out: str | None) -> Path:
@@ -96,6 +103,8 @@ def _context(args) -> Context:
         raise UsageError(f"--device {args.device}: must be cpu or cuda")
     if args.device.startswith("cuda") and not torch.cuda.is_available():
         raise UsageError(f"--device {args.device}: CUDA is not available on this machine (torch.cuda.is_available() is False)")
+    if args.threads < 1:
+        raise UsageError(f"--threads {args.threads}: must be >= 1")
     if args.max_memory <= 0:
         raise UsageError(f"--max-memory {args.max_memory}: must be > 0 bytes")
     dtype = torch.float64 if args.dtype == "float64" else torch.float32
@@ -112,7 +121,8 @@ def _context(args) -> Context:
             raise UsageError(str(e)) from None
     return Context(quick=not args.full, seeds=args.seeds, device=args.device, dtype=dtype, seed=args.seed,
                    max_memory=args.max_memory, progress=sys.stderr.isatty(), executor=executor,
-                   workers=getattr(args, "workers", None), scheduler=getattr(args, "scheduler", None))
+                   workers=getattr(args, "workers", None), scheduler=getattr(args, "scheduler", None),
+                   threads=args.threads)
 
 
 def _cache_dir(args) -> str | None:
@@ -286,7 +296,9 @@ def cmd_check(args) -> int:
             baseline = check.load(path)
         except FileNotFoundError as e:
             raise UsageError(str(e)) from None
-    ctx = Context(quick=True, seeds=args.seeds, seed=args.seed, progress=sys.stderr.isatty())
+    if args.threads < 1:
+        raise UsageError(f"--threads {args.threads}: must be >= 1")
+    ctx = Context(quick=True, seeds=args.seeds, seed=args.seed, progress=sys.stderr.isatty(), threads=args.threads)
     _, verdicts = run_claims(claims, ctx)
     current = check.snapshot(verdicts)
     if args.update_baseline:
