@@ -68,9 +68,12 @@ import numpy as np
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+import contenders  # noqa: E402
 import problems  # noqa: E402
 from optim.batched import run  # noqa: E402
+from problems.rng import stream  # noqa: E402
 from optim.batched.rules import make_rule  # noqa: E402
 from optim.registry import validate  # noqa: E402
 
@@ -340,6 +343,42 @@ def roofline(problem_name, problem, R, d, device, reps=7, min_time=0.05):
     return flops / statistics.median(ts) / 1e9
 
 
+def sample_time(problem, sampler, R, device, reps=7) -> float:
+    """Median seconds of one step's sample draw for R runs with the engine's stream (the fastest
+    generator measured for it: problems.rng), the part of the physical limit that is not flops."""
+    gen = stream(0, device)
+    sampler.draw(problem, R, gen, DTYPE)
+    ts = []
+    for _ in range(reps):
+        t0 = time.perf_counter()
+        for _ in range(20):
+            sampler.draw(problem, R, gen, DTYPE)
+        sync(device)
+        ts.append((time.perf_counter() - t0) / 20)
+    return statistics.median(ts)
+
+
+def contender_rows(algo, prob, problem, sampler, hp, R, T, reps, eng, use_jax: bool) -> dict:
+    """Run-steps/s of the plain batched torch loop and of JAX (jit + scan + vmap) for SAM and AdaSAM,
+    and the engine's speedup over each (``speedup_vs_jax`` None when JAX is absent)."""
+    if algo not in contenders.ALGOS:
+        return {}
+    sigma = getattr(sampler, "sigma", 0.0)
+    plain = R * T / contenders.median_seconds(contenders.plain_batched(algo, problem, sigma, hp, R, T), reps)
+    jx = (R * T / contenders.median_seconds(contenders.jax_scan(algo, problem, sigma, hp, R, T), reps)
+          if use_jax else None)
+    return dict(steps_per_s_plain_batched=plain, speedup_vs_plain_batched=eng / plain,
+                steps_per_s_jax=jx, speedup_vs_jax=None if jx is None else eng / jx)
+
+
+def out_path(arg: str) -> Path:
+    """--out as a file (.json) or a directory (throughput.json inside it)."""
+    p = Path(arg)
+    if p.is_dir() or arg.endswith("/") or not p.suffix:
+        return p / "throughput.json"
+    return p
+
+
 def state_bytes(algo, problem, sampler, R, d, device):
     """Bytes per run per coordinate of x plus the rule's persistent state, counted from the tensors."""
     hp = validate(algo, hparams(algo, problem, sampler), R)
@@ -350,6 +389,14 @@ def state_bytes(algo, problem, sampler, R, d, device):
 
 
 # ----------------------------------------------------------------------------------------------
+
+def _jax_version():
+    try:
+        import jax
+    except ImportError:
+        return None
+    return jax.__version__
+
 
 def device_name(device):
     if device.type == "cuda":
@@ -403,8 +450,12 @@ def main(argv=None):
     ap.add_argument("--threads", type=int, default=None, help="torch intra-op threads (default: torch's)")
     ap.add_argument("--compile", action="store_true",
                     help="also time run(compile=True) (torch.compile of the step) in every row")
-    ap.add_argument("--out", default="benchmarks/results/throughput.json")
+    ap.add_argument("--out", default="benchmarks/results/throughput.json",
+                    help="a .json file, or a directory to write throughput.json (+ .png/.pdf) into")
     args = ap.parse_args(argv)
+    use_jax = contenders.jax_available()
+    if not use_jax:
+        print("JAX is not installed (pip install -e \".[bench]\"): the JAX contender is skipped", file=sys.stderr)
     device = torch.device(args.device)
     if device.type == "cuda" and not torch.cuda.is_available():
         print("error: --device cuda but torch.cuda.is_available() is False", file=sys.stderr)
@@ -412,15 +463,19 @@ def main(argv=None):
     if args.threads:
         torch.set_num_threads(args.threads)
     if args.quick:
-        Rs, ds, algos, reps = (1, 16, 256, 1024), (10, 100), ALGOS, 3
+        Rs, ds, algos, reps = (16, 64, 256, 1024), (10, 100), ALGOS, 3
         T_of = lambda R, d: 200  # noqa: E731
         T_base = 100
     else:
-        Rs, ds, algos, reps = (1, 16, 256, 1024, 4096), (10, 100, 1000), ALGOS, 5
+        Rs, ds, algos, reps = (16, 64, 256, 1024, 4096), (10, 100, 1000), ALGOS, 5
         T_of = lambda R, d: int(np.clip(2e9 / (R * d * d), 50, 400))  # noqa: E731
         T_base = 200
-    out = Path(args.out)
-    out.parent.mkdir(parents=True, exist_ok=True)
+    out = out_path(args.out)
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        print(f"error: --out {args.out}: cannot create {out.parent} ({e.strerror})", file=sys.stderr)
+        return 2
     load0 = os.getloadavg()
     start = time.perf_counter()
     results, baselines, states = [], {}, {}
@@ -428,6 +483,7 @@ def main(argv=None):
         for d in ds:
             problem, sampler = make(prob, d)
             roof = {R: roofline(prob, problem, R, d, device) for R in Rs}
+            draw_s = {R: sample_time(problem, sampler, R, device) for R in Rs}
             for algo in algos:
                 hp = hparams(algo, problem, sampler)
                 states[algo] = state_bytes(algo, problem, sampler, 4, d, device)
@@ -453,6 +509,10 @@ def main(argv=None):
                                engine_times_s=ts, baseline_s_per_step=base_ts, n_diverged=ndiv,
                                baseline_autograd_steps_per_s=None if ag is None else 1.0 / ag,
                                baseline_runs_measured=BASE_RUNS, baseline_T=T_base)
+                    limit_s = oracle_flops(algo, prob, R, d) / (roof[R] * 1e9) + draw_s[R]
+                    row.update(sample_s_per_step=draw_s[R], limit_s_per_step=limit_s,
+                               physical_limit_fraction=limit_s / (med / T),
+                               **contender_rows(algo, prob, problem, sampler, hp, R, T, reps, eng, use_jax))
                     if args.compile:
                         cmed, cts, _, cdiv, first = time_engine(algo, problem, sampler, hp, R, T, reps, device, True)
                         ceng = R * T / cmed
@@ -469,6 +529,8 @@ def main(argv=None):
                           f"base {1 / bt:8.0f} st/s speedup {eng * bt:8.1f}x "
                           f"(ceiling {eng * bt * roof[R] / gflops:7.0f}x) "
                           f"{gflops:7.3f} GF/s roof {gflops / roof[R]:5.1%} peak {peak / 2**20:7.1f} MiB"
+                          + (f" vs JAX {row['speedup_vs_jax']:5.2f}x vs plain {row['speedup_vs_plain_batched']:5.2f}x"
+                             if row.get("speedup_vs_jax") else "")
                           + (f" compiled {row['speedup_vs_per_run_loop_compiled']:8.1f}x "
                              f"(first call {row['compile_first_call_s']:.1f} s)" if args.compile else ""), flush=True)
     meta = dict(torch_version=torch.__version__, device=str(device), device_name=device_name(device),
@@ -484,6 +546,10 @@ def main(argv=None):
                 flops_note="oracle flops only: quadratic 2Rd^2 per grad/f/hvp (SAM family 2, LETS 7 per "
                            "step); ridge batch 1: 4Rd per grad/hvp, 2Rd per f (SAM family 2 grads, LETS 5 "
                            "grad/hvp + 2 f)",
+                jax=_jax_version(), contenders_note=contenders.__doc__.split("\n\n")[0],
+                physical_limit_note="limit_s_per_step = oracle flops at the roofline rate + one step's sample draw "
+                                    "(problems.rng, the fastest generator measured); physical_limit_fraction = "
+                                    "limit / engine seconds per step",
                 roofline_note="quadratic: torch.matmul (R,d)x(d,d); ridge: bmm (R,1,d)x(R,d,1) + "
                               "(R,1,1)x(R,1,d); median of 7, same process",
                 memory_note=("peak_mem_bytes: CUDA max_memory_allocated; CPU peak RSS increase during the "

@@ -23,3 +23,21 @@ def test_benchmark_hyperparameters_do_not_diverge(algo, d, problem_name):
     hp = throughput.hparams(algo, problem, sampler)
     tr = run(algo, problem, sampler, hp, T=200, R=64, seed=3, running=False, checkpoints=[0, 200])
     assert tr.n_diverged == 0
+
+
+@pytest.mark.parametrize("algo", ["sam", "adasam"])
+@pytest.mark.parametrize("who", ["plain_batched", "jax_scan"])
+def test_contenders_run_the_engine_update(algo, who):
+    """Noise-free, the contenders' final iterates equal the engine's: they time the same update rule."""
+    import numpy as np
+
+    import problems
+    contenders = throughput.contenders
+    if who == "jax_scan" and not contenders.jax_available():
+        pytest.skip("JAX is not installed (the optional bench extra)")
+    problem = problems.Quadratic.with_condition(10, L=1.0, cond=10.0)
+    hp = throughput.hparams(algo, problem, problems.Gaussian(sigma=0.0))
+    engine_hp = dict(hp, **({"eps": contenders.EPS, "b1": contenders.B1, "b2": contenders.B2} if algo == "adasam" else {}))
+    tr = run(algo, problem, problems.Gaussian(sigma=0.0), engine_hp, T=50, R=3, running=False)
+    x = getattr(contenders, who)(algo, problem, 0.0, hp, 3, 50)()
+    np.testing.assert_allclose(x, tr.x, rtol=1e-12, atol=1e-14)
