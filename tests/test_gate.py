@@ -95,6 +95,12 @@ def test_gate_fails_on_a_moved_baseline(tmp_path):
     (["check", "--baseline", "/nonexistent/b.json"], "does not exist"),
     (["check", "--claim", "nope"], "unknown claim 'nope'"),
     (["report", "/nonexistent/dir"], "no such directory"),
+    (["rates", "--max-memory", "inf"], "--max-memory inf"),
+    (["rates", "--max-memory", "nan"], "--max-memory nan"),
+    (["rates", "--workers", "4"], "--workers 4: the local executor"),
+    (["rates", "--algo", "sam", "--claim", "unified.importance"], "does not involve --algo sam"),
+    (["check", "--threads", "0"], "--threads 0"),
+    (["power", "--claim", "nope"], "unknown claim 'nope'"),
 ])
 def test_cli_bad_input_is_one_line_exit_2(args, message):
     """Bad input: one line on stderr, exit code 2, no traceback."""
@@ -103,6 +109,53 @@ def test_cli_bad_input_is_one_line_exit_2(args, message):
     assert out.returncode == 2
     assert message in out.stderr
     assert out.stderr.count("\n") == 1 and "Traceback" not in out.stderr
+
+
+@pytest.mark.parametrize("content", ['{"claims": ', "[]", "{}", '{"claims": {"c": {"verdict": "holds"}}}', "\x00\xff"])
+def test_broken_baseline_is_exit_2_with_its_path(tmp_path, content):
+    """A broken baseline is bad input (exit 2, one line naming the file), never the drift code 1."""
+    path = tmp_path / "baseline.json"
+    path.write_bytes(content.encode("latin-1"))
+    out = subprocess.run([sys.executable, "-m", "verify", "check", "--baseline", str(path)], cwd=ROOT,
+                         capture_output=True, text=True, timeout=120)
+    assert out.returncode == 2 and str(path) in out.stderr
+    assert out.stderr.count("\n") == 1 and "Traceback" not in out.stderr
+
+
+@pytest.mark.parametrize("content", [None, b"garbage", bytes(range(256))])
+def test_report_of_a_broken_directory_is_exit_2(tmp_path, content):
+    if content is not None:
+        (tmp_path / "results.parquet").write_bytes(content)
+    out = subprocess.run([sys.executable, "-m", "verify", "report", str(tmp_path)], cwd=ROOT,
+                         capture_output=True, text=True, timeout=120)
+    assert out.returncode == 2 and str(tmp_path) in out.stderr
+    assert out.stderr.count("\n") == 1 and "Traceback" not in out.stderr
+
+
+def test_out_with_an_earlier_run_is_refused_unless_overwrite(tmp_path):
+    (tmp_path / "results.parquet").write_bytes(b"earlier")
+    (tmp_path / "figures").mkdir()
+    (tmp_path / "figures" / "old.png").write_bytes(b"earlier")
+    args = [sys.executable, "-m", "verify", "rates", "--claim", "sam.deterministic_sc", "--no-report", "--seeds", "2",
+            "--out", str(tmp_path), "--no-cache"]
+    refused = subprocess.run(args, cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert refused.returncode == 2 and "--overwrite" in refused.stderr
+    assert (tmp_path / "results.parquet").read_bytes() == b"earlier"
+    done = subprocess.run(args + ["--overwrite"], cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    assert not (tmp_path / "figures").exists() and (tmp_path / "verdicts.json").exists()
+
+
+def test_default_output_directories_are_unique(tmp_path):
+    from verify.cli import _check_out
+    import os
+    cwd = os.getcwd()
+    os.chdir(tmp_path)
+    try:
+        made = {_check_out(None) for _ in range(3)}
+    finally:
+        os.chdir(cwd)
+    assert len(made) == 3
 
 
 def test_cuda_requested_without_cuda():
@@ -124,7 +177,7 @@ def test_strict_exits_1_when_a_verdict_differs_from_expected(tmp_path):
     """lightsam.any_rho's quick grid is inconclusive (pre-asymptotic points) while it expects holds."""
     args = [sys.executable, "-m", "verify", "rates", "--claim", "lightsam.any_rho", "--no-report", "--out", str(tmp_path)]
     plain = subprocess.run(args, cwd=ROOT, capture_output=True, text=True, timeout=600)
-    strict = subprocess.run(args + ["--strict"], cwd=ROOT, capture_output=True, text=True, timeout=600)
+    strict = subprocess.run(args + ["--strict", "--overwrite"], cwd=ROOT, capture_output=True, text=True, timeout=600)
     verdicts = json.loads((tmp_path / "verdicts.json").read_text())["claims"]
     assert plain.returncode == 0
     assert strict.returncode == (1 if verdicts[0]["verdict"] != verdicts[0]["expected"] else 0)

@@ -87,11 +87,28 @@ def drift(baseline: dict, current: dict, level: float = 0.95, decisive_only: boo
     return lines
 
 
+class BadBaseline(ValueError):
+    """The baseline file exists but is not a gate baseline (one line, naming the path)."""
+
+
 def load(path: Path) -> dict:
+    """The baseline's claims: {claim id: {"verdict", "expected", "numbers": {name: {value, ci_low, ci_high}}}}.
+    FileNotFoundError when the file is missing, BadBaseline when it is not such a file."""
     try:
-        return json.loads(Path(path).read_text())["claims"]
+        data = json.loads(Path(path).read_text())
     except FileNotFoundError:
         raise FileNotFoundError(f"baseline {path} does not exist: create it with --update-baseline") from None
+    except (ValueError, OSError) as e:
+        raise BadBaseline(f"baseline {path} is not readable JSON ({type(e).__name__})") from None
+    claims = data.get("claims") if isinstance(data, dict) else None
+    if not isinstance(claims, dict) or not claims:
+        raise BadBaseline(f"baseline {path} has no 'claims' object: expected {{\"claims\": {{claim id: entry}}}}")
+    for cid, entry in claims.items():
+        numbers = entry.get("numbers") if isinstance(entry, dict) else None
+        if not isinstance(numbers, dict) or not isinstance(entry.get("verdict"), str) or not all(
+                isinstance(n, dict) and {"value", "ci_low", "ci_high"} <= set(n) for n in numbers.values()):
+            raise BadBaseline(f"baseline {path}: entry {cid!r} needs a verdict and numbers with value, ci_low, ci_high")
+    return claims
 
 
 def save(path: Path, snap: dict) -> None:

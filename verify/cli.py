@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import shutil
 import sys
 import time
 from pathlib import Path
@@ -64,7 +65,9 @@ def _run_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--seed", type=int, default=0, help="global seed (default 0)")
     p.add_argument("--device", default="cpu", help="cpu or cuda (default cpu)")
     p.add_argument("--dtype", default="float64", choices=["float64", "float32"])
-    p.add_argument("--out", help="output directory (default results/<timestamp>/)")
+    p.add_argument("--out", help="output directory (default: a new results/<timestamp>/)")
+    p.add_argument("--overwrite", action="store_true",
+                   help="replace an earlier run's outputs in --out (the batch cache is kept and reused)")
     p.add_argument("--max-memory", type=float, default=2e9, help="bytes per engine batch (default 2e9)")
     _threads_option(p)
     p.add_argument("--executor", default="local", choices=["local", "dask", "slurm"],
@@ -85,14 +88,42 @@ def _threads_option(p: argparse.ArgumentParser) -> None:
                    help="torch intra-op threads while claims run on the CPU (default 1; verdicts must not depend on it)")
 
 
-def _check_out(out: str | None) -> Path:
-    path = Path(out) if out else Path("results") / time.strftime("%Y%m%d-%H%M%S")
+# what a rates or power run writes into its directory (the batch cache .cache/ is kept: it is keyed by inputs)
+OUTPUTS = ("results.parquet", "results.csv", "verdicts.json", "provenance.json", "report.html", "report.md",
+           "verdicts.tex", "verdict_table.csv", "figures", "figures-paper", "power.parquet", "power_summary.csv",
+           "power.json", "power.md", "power.png", "power.pdf")
+
+
+def _check_out(out: str | None, overwrite: bool = False) -> Path:
+    """The output directory: a new results/<timestamp>[-k]/ (unique even for runs started in the same
+    second), or --out, which must not hold an earlier run's outputs unless ``overwrite`` (then they are
+    removed first, so no file of the earlier run stays beside the new ones)."""
+    if out is None:
+        stem = Path("results") / time.strftime("%Y%m%d-%H%M%S")
+        for k in range(1, 1000):
+            path = stem if k == 1 else stem.with_name(f"{stem.name}-{k}")
+            try:
+                path.mkdir(parents=True, exist_ok=False)
+                return path
+            except FileExistsError:
+                continue
+            except OSError as e:
+                raise UsageError(f"--out {path}: cannot create the directory ({e.strerror})") from None
+        raise UsageError(f"--out: 999 result directories named {stem}* exist already")
+    path = Path(out)
     try:
         path.mkdir(parents=True, exist_ok=True)
     except OSError as e:
         raise UsageError(f"--out {path}: cannot create the directory ({e.strerror})") from None
     if not os.access(path, os.W_OK):
         raise UsageError(f"--out {path}: the directory is not writable")
+    earlier = [name for name in OUTPUTS if (path / name).exists()]
+    if earlier and not overwrite:
+        raise UsageError(f"--out {path} holds an earlier run ({', '.join(earlier[:3])}): "
+                         "pass --overwrite to replace it, or choose another directory")
+    for name in earlier:
+        target = path / name
+        shutil.rmtree(target) if target.is_dir() else target.unlink()
     return path
 
 
@@ -105,12 +136,15 @@ def _context(args) -> Context:
         raise UsageError(f"--device {args.device}: CUDA is not available on this machine (torch.cuda.is_available() is False)")
     if args.threads < 1:
         raise UsageError(f"--threads {args.threads}: must be >= 1")
-    if args.max_memory <= 0:
-        raise UsageError(f"--max-memory {args.max_memory}: must be > 0 bytes")
+    if not (0 < args.max_memory < float("inf")):
+        raise UsageError(f"--max-memory {args.max_memory}: must be a finite number of bytes > 0")
     dtype = torch.float64 if args.dtype == "float64" else torch.float32
     executor = getattr(args, "executor", "local")
     if getattr(args, "workers", None) is not None and args.workers < 1:
         raise UsageError(f"--workers {args.workers}: must be >= 1")
+    if getattr(args, "workers", None) is not None and executor == "local":
+        raise UsageError(f"--workers {args.workers}: the local executor runs one batch at a time; "
+                         "use --executor dask or slurm")
     if getattr(args, "scheduler", None) and executor != "dask":
         raise UsageError("--scheduler needs --executor dask")
     if executor != "local":
@@ -195,6 +229,9 @@ def _selected_claims(args) -> list:
         claims = claims_for(args.algo, args.claim)
     except ValueError as e:
         raise UsageError(str(e)) from None
+    if not claims and args.claim is not None:
+        raise UsageError(f"--claim {args.claim} does not involve --algo {args.algo} "
+                         f"(its algorithms: {', '.join(all_claims()[args.claim].algorithms)})")
     if not claims:
         print(f"algorithm {args.algo!r} has no claim in the registry: nothing to verify "
               f"(claims exist for {', '.join(sorted({a for c in all_claims().values() for a in c.algorithms}))})")
@@ -207,8 +244,8 @@ def cmd_rates(args, argv) -> int:
     claims = _selected_claims(args)
     if not claims:
         return 0
-    out = _check_out(args.out)
-    ctx.cache_dir = _cache_dir(args)
+    out = _check_out(args.out, args.overwrite)
+    ctx.cache_dir = args.cache_used = _cache_dir(args)
     from .executors import close_all, get_executor
     try:
         executor = get_executor(ctx).describe()
@@ -238,8 +275,8 @@ def cmd_power(args, argv) -> int:
     claims = _selected_claims(args)
     if not claims:
         return 0
-    out = _check_out(args.out)
-    ctx.cache_dir = _cache_dir(args)
+    out = _check_out(args.out, args.overwrite)
+    ctx.cache_dir = args.cache_used = _cache_dir(args)
     grid = "quick" if ctx.quick else "full"
     from .executors import close_all, get_executor
     tables = []
@@ -274,7 +311,15 @@ def cmd_report(args) -> int:
     d = Path(args.dir)
     if not d.is_dir():
         raise UsageError(f"report {d}: no such directory")
-    from reports import build_report
+    from reports import build_report, load_results
+    try:
+        load_results(d)
+    except FileNotFoundError:
+        raise UsageError(f"report {d}: no results.parquet, results.csv or verdicts.json in it "
+                         "(a directory written by python -m verify rates)") from None
+    except (OSError, ValueError) as e:
+        first = str(e).splitlines()[0][:120] if str(e) else ""
+        raise UsageError(f"report {d}: its results files cannot be read ({type(e).__name__}: {first})") from None
     written = build_report(d, style=args.style)
     for k, v in written.items():
         print(f"{k}: {v}")
@@ -294,7 +339,7 @@ def cmd_check(args) -> int:
     if not args.update_baseline:
         try:
             baseline = check.load(path)
-        except FileNotFoundError as e:
+        except (FileNotFoundError, check.BadBaseline) as e:
             raise UsageError(str(e)) from None
     if args.threads < 1:
         raise UsageError(f"--threads {args.threads}: must be >= 1")
@@ -345,3 +390,9 @@ def main(argv: list[str] | None = None) -> int:
     except UsageError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:
+        cache = getattr(args, "cache_used", None)
+        saved = (f"finished batches are cached in {cache}; `python -m verify {' '.join(argv)}` resumes from them"
+                 if cache else "nothing was saved")
+        print(f"interrupted: {saved}", file=sys.stderr)
+        return 130
