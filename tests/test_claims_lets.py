@@ -68,17 +68,27 @@ def test_sc_geometric_convergence_gives_holds():
     assert out["verdict"] == "holds", out["reason"]
 
 
-def test_sc_broken_law_or_control_is_inconclusive():
+def test_sc_broken_law_refutes_the_counterexample_and_broken_control_is_inconclusive():
     mu, rho = 2.0, 0.7
-    # power law but twice the bound: "violated" cannot be trusted
+    # power law but twice the bound: the counterexample as stated is not reproduced, so it refutes nothing
     rows, _ = _sc_rows(lambda t: 2.0 * mu * rho ** 2 / (2 * (t + 1) ** 2), lambda t: np.full(t.shape, floor_val))
     out = sc.judge(rows)
-    assert out["verdict"] == "inconclusive" and "exact law failed" in out["reason"]
+    assert out["verdict"] == "holds" and "not reproduced" in out["reason"] and "bound" in out["reason"]
     # the positive control converging like a power law: the detector is not validated
     rows, _ = _sc_rows(lambda t: 0.5 * mu * rho ** 2 / (2 * (t + 1) ** 2), lambda t: np.full(t.shape, floor_val),
                        gd_q=1.0)
     rows.loc[rows["point"].str.contains("GD"), "value"] = 0.25 / (rows.loc[rows["point"].str.contains("GD"), "t"] + 1)
     assert sc.judge(rows)["verdict"] == "inconclusive"
+
+
+def test_sc_counterfeit_formulas_are_refused():
+    """The stated amplitude doubled or a stated law of slope -1: exact-law data must not give "violated"."""
+    mu, rho = 2.0, 0.7
+    rows, _ = _sc_rows(lambda t: 0.5 * mu * rho ** 2 / (2 * (t + 1) ** 2), lambda t: np.full(t.shape, floor_val))
+    for cf in sc.CLAIM.counterfeits:
+        out = sc.judge(rows, **cf.judge)
+        assert out["verdict"] == cf.expected == "holds", (cf.name, out["reason"])
+    assert sc.judge(rows, amp_factor=2.0)["numbers"]["cycle_amp_over_formula"]["value"] == pytest.approx(0.5)
 
 
 def test_sc_amplitude_formula():
@@ -224,3 +234,42 @@ def test_quick_claim_gives_expected_verdict(claim):
         assert spreads and not any(e["verdict"] == "violated" for e in spreads), out["reason"]
     else:
         assert out["verdict"] == claim.expected, out["reason"]
+
+
+# --- sam.constant_rho_floor (its judge; the real quick runs are in test_power and the slow suite) --------
+
+def _floor_rows(level, seeds=8, diverged_seed=None):
+    """f - f* = level(t) times 5% log-normal noise per seed and checkpoint, with the floor theory row."""
+    from verify.claims import sam_constant_rho_floor as fl
+    T = 20000
+    t = np.unique(np.geomspace(1, T, 40).astype(int)).astype(float)
+    Y = level(t)[None, :] * np.exp(0.05 * np.random.default_rng(3).standard_normal((seeds, t.size)))
+    rows = measured(fl.ID, "sam", "rho=0.2", T, t, Y, "f_gap", {"rho": 0.2})
+    if diverged_seed is not None:
+        rows.loc[rows["seed"] == diverged_seed, "diverged"] = True
+    return pd.concat([rows, theory_rows(fl.ID, "sam", "p", "s", "rho=0.2", T, 1, 0, "floor", 1e-3)],
+                     ignore_index=True)
+
+
+def test_floor_judge_reproduces_refuses_and_flags():
+    from verify.claims import sam_constant_rho_floor as fl
+    stall = _floor_rows(lambda t: 1e-3 * (1 + 10 / t))
+    out = fl.judge(stall)
+    assert out["verdict"] == "violated" and out["floor_matches"], out["reason"]
+    out = fl.judge(stall, floor_factor=2.0)                      # the floor_x2 counterfeit's judge
+    assert out["verdict"] == "holds" and "no stall at the stated floor" in out["reason"]
+    out = fl.judge(_floor_rows(lambda t: 0.7 / t))                # no floor: O(1/t)
+    assert out["verdict"] == "holds" and "O(1/t) decay" in out["reason"]
+    out = fl.judge(_floor_rows(lambda t: 1e-3 * (1 + 10 / t), diverged_seed=2))
+    assert out["verdict"] == "inconclusive" and "diverged" in out["reason"]
+    out = fl.judge(_floor_rows(lambda t: 1.15e-3 * (1 + 10 / t), seeds=3))  # CI across the margin
+    assert out["verdict"] == "inconclusive", out["reason"]
+
+
+def test_floor_seed_means_average_runs_and_keep_nan():
+    from verify.claims import sam_constant_rho_floor as fl
+    rows = measured(fl.ID, "sam", "x", 10, [10], np.array([[1.0], [3.0], [5.0], [np.nan]]), "f_gap", {})
+    rows.loc[3, "diverged"] = True
+    out = fl.seed_means(rows, 2).sort_values("seed")
+    assert out["seed"].tolist() == [0, 1] and out["value"].iloc[0] == 2.0 and np.isnan(out["value"].iloc[1])
+    assert out["diverged"].tolist() == [False, True]

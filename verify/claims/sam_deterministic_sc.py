@@ -27,13 +27,25 @@ steepening ratio r = slope(last decade) / slope(previous decade): "holds" when i
 constant-step points it is judged by convergence itself: a plateau (tail t >= T/2) whose CI lies above half
 the 2-cycle level mu A^2 / 2 violates it (a run that does converge is judged by the steepening ratio).
 
-Safeguards that make "violated" mean the right thing (else the verdict is "inconclusive", naming the cause):
+What the verdict means (a negative control's verdict is on "the linear-rate claim survives this
+counterexample as stated"), and the safeguards:
 - positive control: gradient descent (rho = 0) with a constant step eta mu = GD_ETA_MU converges linearly;
-  the same steepening test must say "holds" there (the detector can see a linear rate), for any verdict;
-- the exact law, for a "violated": the log-log slope over t >= T/100 is within LAW_TOL of -2, the bound
-  mu rho^2 / (2 (t+1)^2) holds at every checkpoint (``check_bound``), and the measured 2-cycle amplitude
-  sqrt(||x_T - x*||^2) matches eta mu rho / (2 - eta mu) to AMP_RTOL. (Data that do converge geometrically
-  give "holds" whatever the law checks say: the law is then simply not what was run.)
+  the same steepening test must say "holds" there (the detector can see a linear rate), else the verdict
+  is "inconclusive" whatever SAM did;
+- "violated": the linear rate is refuted AND the counterexample is reproduced as stated: the log-log slope
+  over t >= T/100 is within LAW_TOL of the stated law (-2), the bound mu rho^2 / (2 (t+1)^2) holds at every
+  checkpoint (``check_bound``), and the measured 2-cycle amplitude sqrt(||x_T - x*||^2) matches the stated
+  eta mu rho / (2 - eta mu) to AMP_RTOL;
+- "holds": the steepening test finds a linear rate, or the counterexample as stated is refuted (a law,
+  bound or amplitude check fails: a wrong formula or a broken engine; before the counterfeits this case was
+  "inconclusive", so a wrong formula could never be told apart from an unresolved test);
+- "inconclusive": the control failed, or the steepening test straddles sqrt(10).
+Hence size = P(holds | true configuration), P(violated | true configuration) is what the gate needs, and
+power against a counterfeit = P(holds | counterfeit). Counterfeits (judge settings; the same rows):
+amp_x2 (the stated amplitude doubled: measured / stated = 0.5) and law_minus1 (a stated law of slope -1:
+the runs give -2 t/(t+1), at least 0.95 away). Everything here is deterministic, so size and power are 0
+or 1 exactly: measured on the quick grid (20 repeats of 8 seeds) before: P(violated) 20/20 and no
+counterfeit; after: P(violated) 20/20, power 20/20 against both counterfeits (verify power).
 Checkpoints are even t only (T even): the 2-cycle makes f alternate between two constants times
 (t+1)^-2, and one parity gives a clean power law. Deterministic: every seed runs the same iteration, so
 all CIs over seeds are degenerate (zero width) and the comparisons are exact ones.
@@ -46,7 +58,7 @@ import pandas as pd
 from optim.schedules import Schedule
 from problems import FullBatch, Quadratic
 
-from ..claim import Claim, Context
+from ..claim import Claim, Context, Counterfeit
 from ..pivot import fit_dict, number, seed_matrix, theory_curve
 from ..stats import check_bound, combine_verdicts, estimate_plateau, fit_loglog_slope
 
@@ -172,112 +184,128 @@ def _linear_verdict(r, lo, hi):
     return "inconclusive", txt + " straddles sqrt(10)"
 
 
-def judge(rows):
+def _decay_point(point, r, rows, law):
+    """A decaying-step point: (regime entry, linear-rate verdict, law issues, fit, ratio, bound margin)."""
+    f = r[r["metric"] == "f_gap"]
+    t, Y = seed_matrix(f, "f_gap", axis="t", final=False)
+    T = float(f["T"].max())
+    win = t >= T / 100
+    fit = fit_loglog_slope(t[win], Y[:, win])
+    ratio = _ratio(*_decade_slopes(t, Y, T))
+    v, why = _linear_verdict(*ratio)
+    issues = []
+    if not (abs(fit.slope - law) <= LAW_TOL and fit.ci_low >= law - LAW_TOL and fit.ci_high <= law + LAW_TOL):
+        issues.append(f"{point}: slope {fit.slope:.3f} not within {LAW_TOL} of the stated law {law:g}")
+    th = rows[(rows["point"] == point) & (rows["metric"] == "bound") & (rows["seed"] < 0)]
+    bc = check_bound(Y, th.set_index("t")["value"].reindex(t).to_numpy())
+    if bc.verdict != "holds":
+        issues.append(f"{point}: bound {bc.verdict} ({bc.reason})")
+    entry = {"point": point, "verdict": v, "estimate": fit.slope, "ci_low": fit.ci_low, "ci_high": fit.ci_high,
+             "reason": f"linear-rate statement {v}: {why}; law slope {fit.slope:.4f} [{fit.ci_low:.4f}, "
+                       f"{fit.ci_high:.4f}] vs {law:g} +- {LAW_TOL}; bound: {bc.reason}"}
+    return entry, v, issues, fit, ratio, bc.worst_margin
+
+
+def _const_point(point, r, rows, p, amp_factor):
+    """A constant-step SAM point: (regime entry, linear-rate verdict, issues, amplitude / stated formula)."""
+    f = r[r["metric"] == "f_gap"]
+    t, Y = seed_matrix(f, "f_gap", axis="t", final=False)
+    T = float(f["T"].max())
+    pl = estimate_plateau(t, Y, tail_fraction=0.5)
+    amp_pred = amp_factor * amplitude(p["lr"] * p["mu"], p["rho"])
+    amp = np.sqrt(seed_matrix(r, "dist_sq", axis="T", final=True)[1][:, 0])
+    err = float(np.max(np.abs(amp / amp_pred - 1)))
+    floor = float(theory_curve(rows[rows["point"] == point], "floor")[1][0])
+    if pl.ci_low > STALL_FRAC * floor:
+        v, why = "violated", f"no convergence: f - f* stalls at {pl.level:.6g} [{pl.ci_low:.6g}, " \
+                             f"{pl.ci_high:.6g}] (2-cycle level mu A^2/2 = {floor:.6g})"
+    else:
+        v, why = _linear_verdict(*_ratio(*_decade_slopes(t, Y, T)))
+        why = f"not stalled at the 2-cycle level {floor:.6g}; {why}"
+    issues = [f"{point}: 2-cycle amplitude {np.mean(amp):.6g} vs stated formula {amp_pred:.6g} "
+              f"(rel. err. {err:.2e} > {AMP_RTOL:g})"] if err > AMP_RTOL else []
+    entry = {"point": point, "verdict": v, "estimate": pl.level, "ci_low": pl.ci_low, "ci_high": pl.ci_high,
+             "reason": f"constant step, linear-rate statement {v}: {why}; amplitude {np.mean(amp):.6g} vs "
+                       f"{amp_factor:g} x eta mu rho/(2 - eta mu) = {amp_pred:.6g} (rel. err. {err:.1e})"}
+    return entry, v, issues, float(np.mean(amp) / amp_pred)
+
+
+def _gd_point(point, r):
+    """The gradient-descent positive control: (regime entry, verdict, (ratio, lo, hi))."""
+    f = r[r["metric"] == "f_gap"]
+    t, Y = seed_matrix(f, "f_gap", axis="t", final=False)
+    ratio = _ratio(*_decade_slopes(t, Y, float(f["T"].max())))
+    v, why = _linear_verdict(*ratio)
+    return ({"point": point, "verdict": v, "estimate": ratio[0], "ci_low": ratio[1], "ci_high": ratio[2],
+             "reason": f"positive control (GD, constant step): linear rate must be detected: {why}"}, v, ratio)
+
+
+def _decide(control_ok, linear, issues, counts):
+    """The negative control's verdict (see the module docstring: violated = counterexample reproduced)."""
+    if not control_ok:
+        return "inconclusive", f"positive control failed: the steepening test did not detect GD's linear rate, " \
+                               f"so its verdicts cannot be trusted (SAM: {linear} {counts})"
+    if issues:
+        return "holds", "the counterexample as stated is not reproduced (" + "; ".join(issues) + \
+               f"), so it refutes nothing (linear-rate test: {linear} {counts})"
+    return linear, f"linear convergence of SAM {linear} {counts}, exact law reproduced; GD control detected as linear"
+
+
+def judge(rows, *, law: float = PREDICTED, amp_factor: float = 1.0):
+    """Verdict; ``law`` (counterfeit law_minus1: -1) is the stated log-log slope of the decaying-step law,
+    ``amp_factor`` (counterfeit amp_x2: 2) multiplies the stated 2-cycle amplitude formula."""
     m = rows[rows["seed"] >= 0]
-    regime, issues = [], []
-    sam_verdicts, gd_verdicts = [], []
-    numbers = {}
-    head = None
-    worst_margin, ratios, amp_errs, amp_ratios = np.inf, [], [], []
+    regime, issues, sam_v, gd_v, decay, amp_ratios, numbers = [], [], [], [], [], [], {}
     for point, r in m.groupby("point", sort=True):
         p = _params(r)
-        kind = p["kind"]
-        f = r[r["metric"] == "f_gap"]
-        t, Y = seed_matrix(f, "f_gap", axis="t", final=False)
-        T = float(f["T"].max())
-        if kind == "decay":
-            win = t >= T / 100
-            fit = fit_loglog_slope(t[win], Y[:, win])
-            prev, last = _decade_slopes(t, Y, T)
-            ratio, rlo, rhi = _ratio(prev, last)
-            v, why = _linear_verdict(ratio, rlo, rhi)
-            sam_verdicts.append(v)
-            ratios.append((ratio, rlo, rhi))
-            law_ok = abs(fit.slope - PREDICTED) <= LAW_TOL and fit.ci_low >= PREDICTED - LAW_TOL \
-                and fit.ci_high <= PREDICTED + LAW_TOL
-            th = rows[(rows["point"] == point) & (rows["metric"] == "bound") & (rows["seed"] < 0)]
-            bt = th.set_index("t")["value"].reindex(t).to_numpy()
-            bc = check_bound(Y, bt)
-            worst_margin = min(worst_margin, bc.worst_margin)
-            if not law_ok:
-                issues.append(f"{point}: slope {fit.slope:.3f} not within {LAW_TOL} of -2")
-            if bc.verdict != "holds":
-                issues.append(f"{point}: bound {bc.verdict} ({bc.reason})")
-            if head is None:
-                head = fit
-            regime.append({"point": point, "verdict": v, "estimate": fit.slope, "ci_low": fit.ci_low,
-                           "ci_high": fit.ci_high,
-                           "reason": f"linear-rate statement {v}: {why}; law slope {fit.slope:.4f} "
-                                     f"[{fit.ci_low:.4f}, {fit.ci_high:.4f}] vs -2 +- {LAW_TOL}; bound: {bc.reason}"})
-        elif kind == "const":
-            pl = estimate_plateau(t, Y, tail_fraction=0.5)
-            amp_pred = amplitude(p["lr"] * p["mu"], p["rho"])
-            d_t, D = seed_matrix(r, "dist_sq", axis="T", final=True)
-            amp = np.sqrt(D[:, 0])
-            err = float(np.max(np.abs(amp / amp_pred - 1)))
-            amp_errs.append(err)
-            amp_ratios.append(float(np.mean(amp) / amp_pred))
-            floor = float(theory_curve(rows[rows["point"] == point], "floor")[1][0])
-            stalled = pl.ci_low > STALL_FRAC * floor
-            if stalled:
-                v, why = "violated", f"no convergence: f - f* stalls at {pl.level:.6g} [{pl.ci_low:.6g}, " \
-                                     f"{pl.ci_high:.6g}] (2-cycle level mu A^2/2 = {floor:.6g})"
-            else:
-                prev, last = _decade_slopes(t, Y, T)
-                v, why = _linear_verdict(*_ratio(prev, last))
-                why = f"not stalled at the 2-cycle level {floor:.6g}; {why}"
-            sam_verdicts.append(v)
-            if err > AMP_RTOL:
-                issues.append(f"{point}: 2-cycle amplitude {np.mean(amp):.6g} vs formula {amp_pred:.6g} "
-                              f"(rel. err. {err:.2e} > {AMP_RTOL:g})")
-            regime.append({"point": point, "verdict": v, "estimate": pl.level, "ci_low": pl.ci_low,
-                           "ci_high": pl.ci_high,
-                           "reason": f"constant step, linear-rate statement {v}: {why}; amplitude {np.mean(amp):.6g} "
-                                     f"vs eta mu rho/(2 - eta mu) = {amp_pred:.6g} (rel. err. {err:.1e})"})
-        else:  # gradient-descent positive control
-            prev, last = _decade_slopes(t, Y, T)
-            ratio, rlo, rhi = _ratio(prev, last)
-            v, why = _linear_verdict(ratio, rlo, rhi)
-            gd_verdicts.append(v)
-            numbers["gd_control_ratio"] = number(ratio, rlo, rhi)
-            regime.append({"point": point, "verdict": v, "estimate": ratio, "ci_low": rlo, "ci_high": rhi,
-                           "reason": f"positive control (GD, constant step): linear rate must be detected: {why}"})
-    if head is None:
+        if p["kind"] == "decay":
+            entry, v, iss, fit, ratio, margin = _decay_point(point, r, rows, law)
+            decay.append((fit, ratio, margin))
+        elif p["kind"] == "const":
+            entry, v, iss, amp_ratio = _const_point(point, r, rows, p, amp_factor)
+            amp_ratios.append(amp_ratio)
+        else:
+            entry, v, ratio = _gd_point(point, r)
+            gd_v.append(v)
+            numbers["gd_control_ratio"] = number(*ratio)
+            regime.append(entry)
+            continue
+        regime.append(entry)
+        sam_v.append(v)
+        issues += iss
+    if not decay:
         return {"verdict": "inconclusive", "reason": "no decaying-step SAM rows", "measured": "", "estimate": None,
                 "ci_low": None, "ci_high": None, "fit": None, "regime_map": regime, "bound_margin": None,
                 "numbers": numbers}
-    control_ok = bool(gd_verdicts) and all(v == "holds" for v in gd_verdicts)
-    linear = combine_verdicts(sam_verdicts) if sam_verdicts else "inconclusive"
-    r0 = ratios[0] if ratios else (np.nan, np.nan, np.nan)
+    linear = combine_verdicts(sam_v)
+    head, r0, _ = decay[0]
+    worst_margin = min(d[2] for d in decay)
+    worst_amp = amp_ratios[int(np.argmax(np.abs(np.array(amp_ratios) - 1)))] if amp_ratios else np.nan
+    verdict, why = _decide(bool(gd_v) and all(v == "holds" for v in gd_v), linear, issues,
+                           f"at {sam_v.count(linear)} of {len(sam_v)} SAM points")
     summary = (f"decaying step: log-log slope {head.slope:.4f} [{head.ci_low:.4f}, {head.ci_high:.4f}] "
-               f"(exact law -2), steepening ratio {r0[0]:.3f} (geometric would give 10); "
-               f"bound worst margin {worst_margin:.1%}; constant step: 2-cycle amplitude rel. err. "
-               f"{max(amp_errs) if amp_errs else np.nan:.1e}")
-    counts = f"at {sam_verdicts.count(linear)} of {len(sam_verdicts)} SAM points"
-    if not control_ok:
-        verdict = "inconclusive"
-        reason = f"positive control failed: the steepening test did not detect GD's linear rate, so its " \
-                 f"verdicts cannot be trusted (SAM: {linear} {counts}) | {summary}"
-    elif linear == "violated" and issues:
-        verdict = "inconclusive"
-        reason = "SAM's linear rate is refuted, but the exact law failed, so the negative control cannot be " \
-                 "trusted: " + "; ".join(issues) + f" | {summary}"
-    else:
-        verdict = linear
-        reason = f"linear convergence of SAM {linear} {counts}; {summary}; GD control detected as linear" \
-                 + (f"; law checks failing: {'; '.join(issues)}" if issues else "")
-    numbers.update({
-        "slope": number(head.slope, head.ci_low, head.ci_high),
-        "steepening_ratio": number(*r0),
-        "bound_margin": number(worst_margin, worst_margin, worst_margin),
-        "cycle_amp_over_formula": number(*(3 * [amp_ratios[int(np.argmax(np.abs(np.array(amp_ratios) - 1)))]]))
-        if amp_ratios else number(np.nan, np.nan, np.nan),
-    })
-    return {"verdict": verdict, "reason": reason,
+               f"(stated law {law:g}), steepening ratio {r0[0]:.3f} (geometric would give 10); bound worst margin "
+               f"{worst_margin:.1%}; constant step: 2-cycle amplitude / stated formula {worst_amp:.6g}")
+    numbers.update({"slope": number(head.slope, head.ci_low, head.ci_high), "steepening_ratio": number(*r0),
+                    "bound_margin": number(worst_margin, worst_margin, worst_margin),
+                    "cycle_amp_over_formula": number(worst_amp, worst_amp, worst_amp)})
+    return {"verdict": verdict, "reason": f"{why} | {summary}",
             "measured": f"slope in t {head.slope:.4f} [{head.ci_low:.4f}, {head.ci_high:.4f}]; steepening ratio "
-                        f"{r0[0]:.3f}; 2-cycle amplitude rel. err. {max(amp_errs) if amp_errs else np.nan:.1e}",
+                        f"{r0[0]:.3f}; 2-cycle amplitude / formula {worst_amp:.6g}",
             "estimate": head.slope, "ci_low": head.ci_low, "ci_high": head.ci_high, "fit": fit_dict(head),
             "regime_map": regime, "bound_margin": float(worst_margin), "numbers": numbers}
+
+
+COUNTERFEITS = (
+    Counterfeit("amp_x2", "the stated 2-cycle amplitude doubled: 2 eta mu rho / (2 - eta mu)",
+                "the runs settle on the 2-cycle of amplitude eta mu rho / (2 - eta mu), half the stated one (rel. "
+                "err. 0.5 >> 1e-9): the counterexample as stated is not reproduced: holds",
+                judge={"amp_factor": 2.0}, expected="holds"),
+    Counterfeit("law_minus1", "the stated decaying-step law f - f* ~ 1/t (log-log slope -1) instead of -2",
+                "the runs follow mu y_t^2 / (2 (t+1)^2), slope -2 t/(t+1) in [-2, -1.95] on t >= T/100, 0.95 or "
+                "more from -1 (LAW_TOL 0.05): the counterexample as stated is not reproduced: holds",
+                judge={"law": -1.0}, expected="holds"),
+)
 
 
 CLAIM = Claim(
@@ -299,4 +327,4 @@ CLAIM = Claim(
                      "geometric (10) steepening ratios; the 2-cycle amplitude is checked to 1e-9 relative "
                      "(transient |1 - eta mu|^T is below round-off)",
     fit_window="law slope: t >= T/100 (two decades); steepening ratio: decades [T/100, T/10] and [T/10, T]; "
-               "plateau: t >= T/2; even t only", grids=GRIDS, run=run, judge=judge)
+               "plateau: t >= T/2; even t only", grids=GRIDS, run=run, judge=judge, counterfeits=COUNTERFEITS)
