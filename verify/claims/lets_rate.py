@@ -28,18 +28,29 @@ reg = 0.1, no shift: the validation set only feeds the upper level), single-elem
   exact Hessian-vector hypergradient (the defaults of LETS_PARAMS otherwise).
 
 Measured: the final "grad_sq_avg" = (1/T) sum_{t<T} ||grad f(x_t)||^2 at each horizon T of the grid (one
-run per T and seed, per-run horizons in one batched call). Verdicts: the log-log slope in T (bootstrap CI
-over seeds) <= -1/2 + TOL (``rate_verdict``) and the bound's upper confidence limit at or below the bound
-at every T (``check_bound``), for both algorithms; per-grid-point verdicts in the regime map.
+run per T and seed, per-run horizons in one batched call). Verdict rule (issue 14, "verdicts that can fail"):
+- slope: the log-log slope in T over all horizons AND over the last half of them (``last_half``, at least 2,
+  where the asymptotic rate must already show), each with its bootstrap CI; the verdict interval is their hull,
+  so lack of fit between the two (a floor appearing at the large T) widens it instead of hiding behind a
+  confident 3-point fit; the p of "slope > -1/2 + TOL" is the larger of the two (intersection-union);
+- bound: ``check_bound`` at every T, one-sided Student-t p per T;
+- divergence: a diverged run is a failure of the convergence claim (p = 0), never dropped;
+- Holm at family-wise 5% over all these tests (2 algorithms x (slope + 3 bounds) + 2 divergence tests on the
+  quick grid): any rejection -> violated; all slopes and bounds decisively holding -> holds; else inconclusive.
+The verdict's "measured" gives each number its own interval (slope: the hull; mean/bound: the mean's CI / bound);
+the old text paired the bound ratio with the slope's CI.
 
-Contrast (reported, not part of the verdict): the same step with a CONSTANT radius rho = RHO_CONST (no
-kappa/sqrt(T) cap; run as LETS with beta = 0, which is fixed-rho SAM / ASAM exactly, the suite's tested
-reduction, and labelled "sam" / "asam"). Stochastic SAM with constant rho converges to the fixed point
-x_rho of the expected SAM map, E_i grad f_i(x + rho n_i(x)) = 0, not to x* (Si & Yun), so
-||grad f(x_t)||^2 has the floor ||grad f(x_rho)||^2 = O(rho^2): computed here by a deterministic fixed-point
-iteration over the n components and stored as "floor" rows. The contrast is measured with the tail average
-(t >= T/2) because the full average is dominated by the transient at these T; the report gives its slope
-in T (the O(T^-1/2) rate should fail) and its level over the floor.
+Counterfeits (``COUNTERFEITS``): a slower step eta = 1/(gamma_s T^(3/4)) (first: rejected on the quick grid), and
+the uncapped constant radius rho = RHO_CONST (the old "contrast", now a counterfeit run through the same code;
+its floor ||grad f(x_rho)||^2 is computed by a deterministic fixed-point iteration and stored as "floor" rows).
+Measured at seed 0, quick grid, 8 seeds: true claim holds (hull [-0.515, -0.467] SAM, [-0.518, -0.488] ASAM;
+mean/bound 0.072 [0.067, 0.077]); slower_step violated (slopes -0.15/-0.17); uncapped_radius INCONCLUSIVE: at
+T <= 4000 the SAM average is still 4.4x its floor (last-half slope -0.394 [-0.440, -0.348] straddles -0.4) and
+the ASAM average 29x (ASAM's radius scales with |x|, a tiny floor). Derived: the average ~ F + C T^(-1/2) has the
+local slope -1/2 (1 - F/mean), above -0.4 once mean < 5 F: SAM needs T ~ 16000 (the full grid's largest T),
+ASAM ~ 2e5 (beyond a CPU's quick grid). Not tuned away: reported. A tail average (t >= T/2, <= 2x the full one,
+so bounded by twice the bound) was tried as a second measurement: its CIs over seeds are 5-10x wider (last-half
+slope +-0.26 at 8 seeds) and it made the true claim inconclusive at seed 0, so it was dropped.
 """
 from __future__ import annotations
 
@@ -47,15 +58,16 @@ import json
 
 import numpy as np
 import pandas as pd
+from scipy.stats import t as student_t
 
 from optim.batched import run as engine_run
 from optim.registry import validate
 from problems import Uniform, logistic
 
-from ..claim import Claim, Context
+from ..claim import Claim, Context, Counterfeit
 from ..pivot import fit_dict, number, seed_matrix, theory_curve
 from ..results import trace_rows
-from ..stats import check_bound, combine_verdicts, fit_loglog_slope, mean_confidence, rate_verdict
+from ..stats import ROUND_OFF, check_bound, fit_loglog_slope, holm, mean_confidence, slope_pvalue
 from ..sweep import Point, stack_points, theory_rows
 
 ID = "lets.rate"
@@ -68,7 +80,8 @@ RHO_CONST = 1.0
 TOL = 0.1
 PREDICTED = -0.5
 GRIDS = {"quick": {"T": (250, 1000, 4000)}, "full": {"T": (250, 1000, 4000, 16000)}}
-ALGOS = {"lets_sam": "sam", "lets_asam": "asam"}   # LETS algorithm -> label of its constant-rho contrast
+ALGOS = ("lets_sam", "lets_asam")
+METRICS = {"grad_sq_avg": "full average"}   # the theorem's quantity (a tail average was tried: see the docstring)
 
 
 def run_batch(ctx: Context, claim: str, algorithm: str, problem, sampler, points: list[Point], *,
@@ -135,123 +148,184 @@ def bound_fn(T, gamma_s, D0, sigma2_over_b, kappa):
             + 2 * gamma_s ** 2 * kappa ** 2 / T + 4 * gamma_s ** 2 * kappa ** 2 / T ** 1.5)
 
 
-def run(ctx: Context):
+def _points(Ts, gamma_s: float, step_exponent: float, radius: str) -> list[Point]:
+    """One point per horizon T: eta = 1/(gamma_s T^step_exponent); radius "capped" (the theorem: rho_0 =
+    rho_max = kappa/sqrt(T), learned with beta = BETA) or "constant" (rho = RHO_CONST, no cap, beta = 0)."""
+    points = []
+    for T in Ts:
+        lr = 1.0 / (gamma_s * T ** step_exponent)
+        if radius == "capped":
+            cap = KAPPA / np.sqrt(T)
+            points.append(Point(f"kappa={KAPPA:g},capped", {"lr": lr, "rho": cap, "rho_max": cap, "beta": BETA},
+                                T=T, b=BATCH, info={"kind": "capped", "rho0": cap, "step_exponent": step_exponent}))
+        elif radius == "constant":
+            points.append(Point(f"rho={RHO_CONST:g},constant", {"lr": lr, "rho": RHO_CONST, "rho_max": RHO_CONST,
+                                                                "beta": 0.0}, T=T, b=BATCH,
+                                info={"kind": "constant", "rho0": RHO_CONST, "step_exponent": step_exponent}))
+        else:
+            raise ValueError(f"radius {radius!r}: choose capped or constant")
+    return points
+
+
+def _asam_kappa(problem, trace, Ts) -> tuple[float, dict]:
+    """kappa scaled by M + eta_A (M = max |x| over every run, step and coordinate) and what it came from."""
+    M = float(np.nanmax(np.abs(trace.trajectory)))
+    eta_A = float(validate("lets_asam", {})["eta_A"])   # the default the runs used
+    ball = (float(np.sqrt(problem.row_sq.max())) + problem.reg * KAPPA / np.sqrt(min(Ts)) * eta_A) / \
+        (problem.reg * (1 - KAPPA / np.sqrt(min(Ts))))
+    return KAPPA * (M + eta_A), {"x_inf_max": M, "eta_A": eta_A, "a_priori_ball": max(ball, np.sqrt(problem.d))}
+
+
+def run(ctx: Context, *, step_exponent: float = 0.5, radius: str = "capped"):
+    """Rows of LETS-SAM and LETS-ASAM at every T of the grid with eta = 1/(gamma_s T^step_exponent) and the
+    ``radius`` rule of ``_points``, the bound rows (kappa = KAPPA, scaled for ASAM) and, for a constant radius,
+    the floor rows ||grad f(x_rho)||^2."""
     Ts = GRIDS["quick" if ctx.quick else "full"]["T"]
     problem = logistic(**PROBLEM)
     sampler = Uniform(batch=BATCH)
     c = constants(problem, sampler)
     frames = []
-    for algo, contrast in ALGOS.items():
+    for algo in ALGOS:
         asam = algo == "lets_asam"
-        points, names = [], []
-        for T in Ts:
-            cap = KAPPA / np.sqrt(T)
-            lr = 1.0 / (c["gamma_s"] * np.sqrt(T))
-            points.append(Point(f"kappa={KAPPA:g},capped", {"lr": lr, "rho": cap, "rho_max": cap, "beta": BETA},
-                                T=T, b=BATCH, info={"kind": "capped", "rho0": cap}))
-            names.append(algo)
-        for T in Ts:
-            lr = 1.0 / (c["gamma_s"] * np.sqrt(T))
-            points.append(Point(f"rho={RHO_CONST:g},constant", {"lr": lr, "rho": RHO_CONST, "rho_max": RHO_CONST,
-                                                                "beta": 0.0}, T=T, b=BATCH,
-                                info={"kind": "contrast", "run_as": algo, "rho0": RHO_CONST}))
-            names.append(contrast)
+        points = _points(Ts, c["gamma_s"], step_exponent, radius)
         rows, trace = run_batch(ctx, ID, algo, problem, sampler, points, problem_name=PROBLEM_NAME,
-                                sampler_name="uniform(b=1)", trajectory=asam, algo_labels=names)
+                                sampler_name="uniform(b=1)", trajectory=asam)
         frames.append(rows)
-        kappa_eff, extra = KAPPA, {}
-        if asam:
-            capped = np.repeat([p.info["kind"] == "capped" for p in points], ctx.seeds)
-            M = float(np.nanmax(np.abs(trace.trajectory[:, capped, :])))
-            eta_A = float(validate("lets_asam", {})["eta_A"])   # the default the runs used
-            kappa_eff = KAPPA * (M + eta_A)
-            ball = (float(np.sqrt(problem.row_sq.max())) + problem.reg * KAPPA / np.sqrt(min(Ts)) * eta_A) / \
-                (problem.reg * (1 - KAPPA / np.sqrt(min(Ts))))
-            extra = {"x_inf_max": M, "eta_A": eta_A, "kappa_eff": kappa_eff, "a_priori_ball": max(ball, np.sqrt(problem.d))}
-        params = json.dumps({**c, **extra, "kappa_eff": kappa_eff}, sort_keys=True)
+        kappa_eff, extra = _asam_kappa(problem, trace, Ts) if asam else (KAPPA, {})
+        params = json.dumps({**c, **extra, "kappa_eff": kappa_eff, "step_exponent": step_exponent,
+                             "radius": radius}, sort_keys=True)
+        label = points[0].label
         for T in Ts:
-            b = theory_rows(ID, algo, PROBLEM_NAME, "uniform(b=1)", f"kappa={KAPPA:g},capped", T, BATCH, T, "bound",
+            b = theory_rows(ID, algo, PROBLEM_NAME, "uniform(b=1)", label, T, BATCH, T, "bound",
                             bound_fn(T, c["gamma_s"], c["D0"], c["sigma2_over_b"], kappa_eff))
-            b["params"] = params
-            frames.append(b)
-        floor = float(np.sum(problem.grad(sam_fixed_point(problem, RHO_CONST, asam,
-                                                          float(validate(algo, {}).get("eta_A", 0.0)))) ** 2))
-        for T in Ts:
-            fl = theory_rows(ID, contrast, PROBLEM_NAME, "uniform(b=1)", f"rho={RHO_CONST:g},constant", T, BATCH, T,
-                             "floor", floor)
-            fl["params"] = json.dumps({"rho": RHO_CONST, "run_as": algo}, sort_keys=True)
-            frames.append(fl)
+            frames.append(b.assign(params=params))
+        if radius == "constant":
+            x_rho = sam_fixed_point(problem, RHO_CONST, asam, float(validate(algo, {}).get("eta_A", 0.0)))
+            fl = theory_rows(ID, algo, PROBLEM_NAME, "uniform(b=1)", label, max(Ts), BATCH, max(Ts), "floor",
+                             float(np.sum(problem.grad(x_rho) ** 2)))
+            frames.append(fl.assign(params=json.dumps({"rho": RHO_CONST}, sort_keys=True)))
     return pd.concat(frames, ignore_index=True)
 
 
-def _col(rows, algo, metric):
-    r = rows[(rows["algorithm"] == algo)]
-    return seed_matrix(r, metric, axis="T", final=True)
+def last_half(T: np.ndarray) -> np.ndarray:
+    """Mask of the last half of the horizons (at least 2): where the asymptotic rate must already show."""
+    k = max(2, int(np.ceil(T.size / 2)))
+    return np.arange(T.size) >= T.size - k
 
 
-def judge(rows):
-    regime, verdicts, numbers = [], [], {}
-    fits, worst = {}, (np.inf, None)
-    for algo, contrast in ALGOS.items():
-        T, Y = _col(rows, algo, "grad_sq_avg")
-        if T.size == 0:
+def slope_test(T: np.ndarray, Y: np.ndarray) -> dict:
+    """The slope in T over all horizons and over the last half, each with its bootstrap CI; the verdict interval
+    is their hull (lack of fit between the two widens it) and the p of "slope > limit" is the larger of the two
+    one-sided p-values (an intersection-union test: both fits must exceed the limit)."""
+    whole, tail = fit_loglog_slope(T, Y), fit_loglog_slope(T[last_half(T)], Y[:, last_half(T)])
+    lo, hi = min(whole.ci_low, tail.ci_low), max(whole.ci_high, tail.ci_high)
+    limit = PREDICTED + TOL
+    p = max(slope_pvalue(whole, limit), slope_pvalue(tail, limit))
+    v = "holds" if hi <= limit + ROUND_OFF else "violated" if lo > limit + ROUND_OFF else "inconclusive"
+    why = (f"slope {whole.slope:.3f} [{whole.ci_low:.3f}, {whole.ci_high:.3f}] over all T, {tail.slope:.3f} "
+           f"[{tail.ci_low:.3f}, {tail.ci_high:.3f}] over T >= {T[last_half(T)][0]:g}; hull [{lo:.3f}, {hi:.3f}] "
+           f"vs {PREDICTED:.3f} + {TOL:.3f}")
+    return {"fit": whole, "tail": tail, "lo": lo, "hi": hi, "p": p, "verdict": v, "reason": why}
+
+
+def _bound_tests(Y: np.ndarray, bound: np.ndarray) -> np.ndarray:
+    """(n_T,) one-sided p-values of "E metric <= bound" at each horizon (Student-t over seeds)."""
+    n = np.isfinite(Y).sum(0)
+    m, lo, hi = mean_confidence(Y)
+    se = (hi - m) / student_t.ppf(0.975, n - 1)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.where(se > 0, student_t.sf((m - bound) / se, n - 1), np.where(m > bound, 0.0, 1.0))
+
+
+def _judge_metric(rows, algo, metric, regime, numbers, tests):
+    """Slope, bound and divergence tests of one algorithm and metric (METRICS): regime entries, numbers, and
+    (name, p) in ``tests``; returns (slope test, all parts hold, worst (UCL/bound, mean/bound, LCL/bound), n_div)."""
+    r = rows[rows["algorithm"] == algo]
+    T, Y = seed_matrix(r, metric, axis="T", final=True)
+    runs = r[(r["seed"] >= 0) & (r["t"] == r["T"])].drop_duplicates(["seed", "T"])
+    n_div = int(runs["diverged"].sum())
+    Y = np.where(np.isfinite(Y), Y, np.nan)
+    st = slope_test(T, Y)
+    tag = f"{algo} {METRICS[metric]}"
+    regime.append({"point": f"{tag}: slope in T", "verdict": st["verdict"], "estimate": st["fit"].slope,
+                   "ci_low": st["lo"], "ci_high": st["hi"], "reason": st["reason"]})
+    bound = theory_curve(r, "bound", axis="T")[1]
+    bc = check_bound(Y, bound)
+    mean, lo, hi = mean_confidence(Y)
+    for j, Tj in enumerate(T):
+        regime.append({"point": f"{tag}: T={Tj:g}", "verdict": check_bound(Y[:, [j]], bound[[j]]).verdict,
+                       "estimate": float(mean[j]), "ci_low": float(lo[j]), "ci_high": float(hi[j]),
+                       "reason": f"{metric} {mean[j]:.3g} [{lo[j]:.3g}, {hi[j]:.3g}] vs bound {bound[j]:.3g}: "
+                                 f"ratio {mean[j] / bound[j]:.3g} [{lo[j] / bound[j]:.3g}, {hi[j] / bound[j]:.3g}]"})
+    tests += [(f"{tag} slope", st["p"])] + [(f"{tag} bound T={Tj:g}", p) for Tj, p in zip(T, _bound_tests(Y, bound))]
+    k = int(np.nanargmax(hi / bound))
+    key = "" if metric == "grad_sq_avg" else f"{metric}_"
+    numbers[f"slope_{key}{algo}"] = number(st["fit"].slope, st["lo"], st["hi"])
+    numbers[f"bound_ratio_{key}{algo}"] = number(mean[k] / bound[k], lo[k] / bound[k], hi[k] / bound[k])
+    fl = theory_curve(r, "floor", axis="T")[1]
+    if fl.size:   # constant radius: the level at the largest T over the floor ||grad f(x_rho)||^2
+        numbers[f"over_floor_{key}{algo}"] = number(mean[-1] / fl[0], lo[-1] / fl[0], hi[-1] / fl[0])
+    ok = st["verdict"] == "holds" and bc.verdict == "holds" and n_div == 0
+    return st, ok, (hi[k] / bound[k], mean[k] / bound[k], lo[k] / bound[k]), n_div
+
+
+def _text(algo, metric, st, numbers, n_div):
+    key = "" if metric == "grad_sq_avg" else f"{metric}_"
+    b, fl = numbers[f"bound_ratio_{key}{algo}"], numbers.get(f"over_floor_{key}{algo}")
+    return (f"{algo} {METRICS[metric]}: {st['reason']}; mean/bound at the tightest T {b['value']:.3g} "
+            f"[{b['ci_low']:.3g}, {b['ci_high']:.3g}]" + (f"; {fl['value']:.3g}x the rho floor" if fl else "")
+            + (f"; {n_div} runs diverged" if n_div else ""))
+
+
+def judge(rows, *, alpha: float = 0.05):
+    """Verdict: Holm at family-wise ``alpha`` over every test (slope and bound of each algorithm and metric at
+    each T, and divergence): any rejection -> violated; every slope and bound decisively holding -> holds; else
+    inconclusive."""
+    regime, numbers, tests, fits, worst, ok_all, parts = [], {}, [], {}, None, True, []
+    for algo in ALGOS:
+        if rows[(rows["algorithm"] == algo) & (rows["seed"] >= 0)].empty:
             continue
-        fit = fit_loglog_slope(T, Y)
-        v, why = rate_verdict(fit, PREDICTED, TOL)
-        fits[algo] = fit
-        verdicts.append(v)
-        regime.append({"point": f"{algo}: slope in T", "verdict": v, "estimate": fit.slope, "ci_low": fit.ci_low,
-                       "ci_high": fit.ci_high, "reason": why})
-        th = rows[(rows["algorithm"] == algo) & (rows["metric"] == "bound") & (rows["seed"] < 0)]
-        bound = th.groupby("T")["value"].first().reindex(T).to_numpy()
-        bc = check_bound(Y, bound)
-        verdicts.append(bc.verdict)
-        mean, lo, hi = mean_confidence(Y)
-        for j, Tj in enumerate(T):
-            pv = check_bound(Y[:, [j]], bound[[j]])
-            regime.append({"point": f"{algo}: T={Tj:g}", "verdict": pv.verdict, "estimate": float(mean[j]),
-                           "ci_low": float(lo[j]), "ci_high": float(hi[j]),
-                           "reason": f"grad_sq_avg {mean[j]:.3g} [{lo[j]:.3g}, {hi[j]:.3g}] vs bound {bound[j]:.3g} "
-                                     f"(ratio {mean[j] / bound[j]:.3g})"})
-        k = int(np.nanargmax(hi / bound))
-        rr = (mean[k] / bound[k], lo[k] / bound[k], hi[k] / bound[k])
-        if worst[1] is None or rr[2] > worst[1][2]:
-            worst = (bc.worst_margin, rr, f"{algo} T={T[k]:g}")
-        numbers[f"slope_{algo}"] = number(fit.slope, fit.ci_low, fit.ci_high)
-        # the constant-rho contrast
-        Tc, Yc = _col(rows, contrast, "grad_sq_tail_avg")
-        if Tc.size:
-            cf = fit_loglog_slope(Tc, Yc)
-            cv, cwhy = rate_verdict(cf, PREDICTED, TOL)
-            floor = float(theory_curve(rows[rows["algorithm"] == contrast], "floor", axis="T")[1][-1])
-            m, l, h = mean_confidence(Yc[:, [-1]])
-            over = (m[0] / floor, l[0] / floor, h[0] / floor)
-            numbers[f"contrast_slope_{contrast}"] = number(cf.slope, cf.ci_low, cf.ci_high)
-            numbers[f"contrast_over_floor_{contrast}"] = number(*over)
-            regime.append({"point": f"{contrast} (contrast, constant rho={RHO_CONST:g}): tail slope in T",
-                           "verdict": cv, "estimate": cf.slope, "ci_low": cf.ci_low, "ci_high": cf.ci_high,
-                           "reason": f"expected NOT to hold (O(rho^2) floor): {cwhy}; tail avg at T={Tc[-1]:g} is "
-                                     f"{over[0]:.3g} [{over[1]:.3g}, {over[2]:.3g}] x the floor "
-                                     f"||grad f(x_rho)||^2 = {floor:.3g}"})
+        for metric in METRICS:
+            st, ok, w, n_div = _judge_metric(rows, algo, metric, regime, numbers, tests)
+            fits.setdefault(algo, st)
+            ok_all = ok_all and ok
+            worst = w if metric == "grad_sq_avg" and (worst is None or w[0] > worst[0]) else worst
+            parts.append(_text(algo, metric, st, numbers, n_div))
+        tests.append((f"{algo}: {n_div} diverged runs", 0.0 if n_div else 1.0))   # a diverged run is a failure
     if not fits:
         return {"verdict": "inconclusive", "reason": "no LETS rows", "measured": "", "estimate": None,
                 "ci_low": None, "ci_high": None, "fit": None, "regime_map": [], "bound_margin": None, "numbers": {}}
-    verdict = combine_verdicts(verdicts)
+    rejected = holm([p for _, p in tests], alpha)
+    fired = [name for (name, _), r in zip(tests, rejected) if r]
+    verdict = "violated" if fired else "holds" if ok_all else "inconclusive"
     head = fits.get("lets_sam") or next(iter(fits.values()))
-    numbers["bound_ratio_worst"] = number(*worst[1])
-    parts = [f"{a}: slope {f.slope:.3f} [{f.ci_low:.3f}, {f.ci_high:.3f}]" for a, f in fits.items()]
-    contrast_txt = "; ".join(f"{c} constant rho: tail slope {numbers[f'contrast_slope_{c}']['value']:.3f}, "
-                             f"{numbers[f'contrast_over_floor_{c}']['value']:.3g}x floor"
-                             for c in ALGOS.values() if f"contrast_slope_{c}" in numbers)
-    bad = [r for r in regime if not r["point"].startswith(tuple(ALGOS.values())) and r["verdict"] != "holds"]
-    reason = (f"{'; '.join(parts)} vs -0.5 + {TOL}; bound: worst mean/bound {worst[1][0]:.3g} (UCL/bound "
-              f"{worst[1][2]:.3g}) at {worst[2]}"
-              + (f"; not holding: {', '.join(r['point'] + ' ' + r['verdict'] for r in bad)}" if bad else "")
-              + f" | contrast: {contrast_txt}")
-    return {"verdict": verdict, "reason": reason,
-            "measured": "; ".join(parts) + f"; worst mean/bound {worst[1][0]:.3g}",
-            "estimate": head.slope, "ci_low": head.ci_low, "ci_high": head.ci_high, "fit": fit_dict(head),
-            "regime_map": regime, "bound_margin": float(worst[0]), "numbers": numbers}
+    numbers["bound_ratio_worst"] = number(worst[1], worst[2], worst[0])
+    reason = (" | ".join(parts) + (f" | Holm (alpha {alpha:g}, {len(tests)} tests) rejects: {', '.join(fired)}"
+                                   if fired else f" | Holm rejects none of {len(tests)} tests"))
+    measured = "; ".join(f"{a}: slope {numbers[f'slope_{k}{a}']['value']:.3f} [{numbers[f'slope_{k}{a}']['ci_low']:.3f}, "
+                         f"{numbers[f'slope_{k}{a}']['ci_high']:.3f}] ({m}), mean/bound "
+                         f"{numbers[f'bound_ratio_{k}{a}']['value']:.3g} [{numbers[f'bound_ratio_{k}{a}']['ci_low']:.3g}, "
+                         f"{numbers[f'bound_ratio_{k}{a}']['ci_high']:.3g}]"
+                         for a in fits for k, m in (("", "full average"),))
+    return {"verdict": verdict, "reason": reason, "measured": measured,
+            "estimate": head["fit"].slope, "ci_low": head["lo"], "ci_high": head["hi"], "fit": fit_dict(head["fit"]),
+            "regime_map": regime, "bound_margin": float(1 - worst[0]), "numbers": numbers}
+
+
+COUNTERFEITS = (
+    Counterfeit("slower_step", "eta = 1/(gamma_s T^(3/4)) instead of 1/(gamma_s sqrt(T))",
+                "gradient descent dissipates f(x_0) - f* = sum_t eta ||grad f(x_t)||^2 (to O(eta)), so the average is "
+                "at least ~ D0/(eta T) = gamma_s D0 T^(-1/4) while the transient lasts (T eta mu = mu T^(1/4)/gamma_s "
+                "< 3 on the grid): slope -1/4 at best, above -1/2 + tol -> violated",
+                run={"step_exponent": 0.75}),
+    Counterfeit("uncapped_radius", f"constant radius rho = {RHO_CONST:g} at every T (no kappa/sqrt(T) cap, beta = 0: "
+                "fixed-rho SAM / ASAM, LETS's tested reduction)",
+                "stochastic SAM with constant rho converges to the fixed point x_rho of the expected SAM map, not to "
+                "x* (Si & Yun), so (1/T) sum_t ||grad f(x_t)||^2 -> ||grad f(x_rho)||^2 > 0 (the 'floor' rows, by a "
+                "deterministic fixed-point iteration) as T -> inf: the slope in T tends to 0, flatter over the last "
+                "half of the horizons than over all, above -1/2 + tol -> violated",
+                run={"radius": "constant"}),
+)
 
 
 CLAIM = Claim(
@@ -261,18 +335,18 @@ CLAIM = Claim(
     problem="logistic regression, n = 200 (+ 200 validation, no shift), d = 5, reg = 0.1; uniform sampling b = 1",
     assumptions="gamma_s-smooth sample losses (gamma_s = L_max); variance <= sigma^2 = mean_i ||a_i||^2 at every x "
                 "(|phi'| <= 1); f* exact (Newton); LETS-ASAM: kappa scaled by max|x| + eta_A (measured max over runs)",
-    schedule=f"eta = 1/(L_max sqrt(T)); rho_0 = rho_max = kappa/sqrt(T), kappa = {KAPPA:g}; beta = {BETA:g}, exact HVP; "
-             f"contrast: constant rho = {RHO_CONST:g} (beta = 0)",
-    measured="final (1/T) sum_t ||grad f(x_t)||^2 (grad_sq_avg) per T, mean over seeds; contrast: tail average",
+    schedule=f"eta = 1/(L_max sqrt(T)); rho_0 = rho_max = kappa/sqrt(T), kappa = {KAPPA:g}; beta = {BETA:g}, exact HVP",
+    measured="final (1/T) sum_t ||grad f(x_t)||^2 (grad_sq_avg) per T, mean over seeds",
     metric="grad_sq_avg", x="T",
     prediction="slope in T <= -1/2 + tol and (1/T) sum E||grad f||^2 <= 4 gamma_s (f(x_0) - f*)/sqrt(T) + "
-               "4 sigma^2/(b sqrt T) + 2 gamma_s^2 kappa^2/T + 4 gamma_s^2 kappa^2/T^(3/2) at every T; contrast: "
-               "constant rho stalls at the O(rho^2) floor ||grad f(x_rho)||^2",
+               "4 sigma^2/(b sqrt T) + 2 gamma_s^2 kappa^2/T + 4 gamma_s^2 kappa^2/T^(3/2) at every T (Holm over the "
+               "tests); the slope's CI is the hull of the all-T and last-half fits",
     predicted_slope=PREDICTED, expected="holds", figure="lets", tolerance=TOL,
     tolerance_reason="the bound's two leading terms are both exactly T^(-1/2) and so is the measured average once "
                      "t >> 1/(eta mu): the slope sits ON the predicted exponent, not below it, so the CI needs a "
                      "margin; 0.1 over the grid's T range (16x quick) is a factor 16^0.1 = 1.3 in the metric, the "
                      "size of the lower-order (1/T, transient) terms there",
-    fit_window="all T of the grid, no burn-in: each run's average over its whole horizon, as the theorem states "
-               "it (at the smallest T = 250, T eta mu = 1.6 with mu = reg: the transient is inside the average)",
-    grids=GRIDS, run=run, judge=judge)
+    fit_window="all T of the grid and the last half of the horizons (both must pass): each run's average over its "
+               "whole horizon, as the theorem states it (at the smallest T = 250, T eta mu = 1.6 with mu = reg: the "
+               "transient is inside the average)",
+    grids=GRIDS, run=run, judge=judge, counterfeits=COUNTERFEITS)
