@@ -72,9 +72,27 @@ def test_thm32_judge_violated_above_the_bound():
     assert v["bound_margin"] < 0
 
 
+def test_thm32_bound_values_default_is_the_theorem_and_counterfeits_change_only_the_bound():
+    t = T_GRID.astype(float)
+    args = (0.01, 0.01, 0.5, 5.0, 1.0, 1.0, 4.0)  # gamma, rho, lambda, L, mu, C, D0
+    N = thm32.neighbourhood_fn(*args[:5], args[5])
+    assert np.allclose(thm32.bound_values(t, *args), thm32.bound_fn(t, *args), rtol=1e-14)
+    assert np.allclose(thm32.bound_values(t, *args, neighbourhood=0.0), 4.0 * (1 - 0.01) ** t, rtol=1e-14)
+    assert np.allclose(thm32.bound_values(t, *args, contraction=4.0), 4.0 * (1 - 0.04) ** t + N, rtol=1e-14)
+    with pytest.raises(ValueError, match="contraction"):
+        thm32.bound_values(t, *args, contraction=200.0)
+
+
+def test_thm32_counterfeits_are_declared():
+    names = [c.name for c in thm32.CLAIM.counterfeits]
+    assert names == ["no_neighbourhood", "fast_contraction"]
+
+
 # --- Cor 3.4 ---------------------------------------------------------------------------------------
 
-def _cor34_rows(plateaus: dict, N: dict, lam0_final: float = 1e-18) -> pd.DataFrame:
+def _cor34_rows(plateaus: dict, N: dict, lam0_final: float = 1e-18, cycle: dict | None = None) -> pd.DataFrame:
+    """Deterministic rows with the given plateaus; the 2-cycle level defaults to the plateau itself."""
+    cycle = cycle or {}
     t = np.unique(np.r_[0, np.geomspace(1, 1000, 20).round()]).astype(float)
     D0, frames = 5.0, []
     for lam, level in plateaus.items():
@@ -88,7 +106,9 @@ def _cor34_rows(plateaus: dict, N: dict, lam0_final: float = 1e-18) -> pd.DataFr
                    theory_rows(cor34.ID, "unified_sam", "ridge", "full_batch", point, 1000, 1, 1000, "floor", N[lam]),
                    theory_rows(cor34.ID, "unified_sam", "ridge", "full_batch", point, 1000, 1, t, "bound", bound),
                    theory_rows(cor34.ID, "unified_sam", "ridge", "full_batch", point, 1000, 1, 1000, "roundoff",
-                               cor34.ROUNDOFF_REL * D0)]
+                               cor34.ROUNDOFF_REL * D0),
+                   theory_rows(cor34.ID, "unified_sam", "ridge", "full_batch", point, 1000, 1, 1000, "cycle",
+                               cycle.get(lam, max(level, 1e-30)))]
     return pd.concat(frames, ignore_index=True)
 
 
@@ -116,10 +136,38 @@ def test_cor34_judge_violated_when_lambda0_does_not_converge():
     assert v["verdict"] == "violated"
 
 
+def test_cor34_two_cycle_level_is_a_2_cycle_of_the_1d_map():
+    h, gamma, rho, lam = 1.1, 0.2, 0.15, 0.75
+    c = np.sqrt(2 * cor34.two_cycle_level(h, gamma, rho, lam) / h)
+    step = lambda x: x - gamma * h * (x + rho * (1 - lam) * h * x + lam * rho * np.sign(x))  # noqa: E731
+    assert np.isclose(step(c), -c, rtol=1e-12) and np.isclose(step(-c), c, rtol=1e-12)
+
+
+def test_cor34_top_curvature_of_ridge_is_L():
+    problem = cor34._problem("ridge")
+    assert np.isclose(cor34.top_curvature(problem), problem.L, rtol=1e-10)
+
+
+def test_cor34_counterfeit_law_below_the_cycle_is_violated():
+    plateaus = {0.0: 0.0, 0.5: 1e-4, 1.0: 4e-4}
+    assert cor34.judge(_cor34_rows(plateaus, N_LAM), law="cycle")["verdict"] == "holds"
+    v = cor34.judge(_cor34_rows(plateaus, N_LAM), law="cycle", law_factor=0.25)
+    assert v["verdict"] == "violated", v["reason"]
+
+
+def test_cor34_counterfeit_lambda0_stalls():
+    plateaus = {0.0: 0.0, 0.5: 1e-4, 1.0: 4e-4}
+    assert cor34.judge(_cor34_rows(plateaus, N_LAM), lam0="stalls")["verdict"] == "violated"
+    t = np.array([0.0, 10.0, 100.0, 1000.0])
+    stalled = np.tile([5.0, 1e-3, 1e-3, 1e-3], (4, 1))
+    assert cor34._lam0_check(t, stalled, 1e-12, "stalls")[0] == "holds"
+    assert cor34._lam0_check(t, stalled, 1e-12, "converges")[0] == "violated"
+
+
 # --- importance ------------------------------------------------------------------------------------
 
 def _imp_rows(t_hit_unif: float, t_hit_imp: float, unweighted_level: float, floor: float = 1.0,
-              reweighted_floor: float = 0.0) -> pd.DataFrame:
+              reweighted_floor: float = 0.0, step_ratio: float = 10.0) -> pd.DataFrame:
     rng = np.random.default_rng(1)
     T = 2000
     t = np.unique(np.r_[np.linspace(0, T, 201), np.geomspace(1, T, 30).round()]).astype(float)
@@ -135,10 +183,13 @@ def _imp_rows(t_hit_unif: float, t_hit_imp: float, unweighted_level: float, floo
             d = (0.1 * np.exp(-rate * t) + 1e-3 / (1 + t) + reweighted_floor)[None, :] * noise
         else:
             d = (0.1 * np.exp(-rate * t) + level * 0.01 + 1e-3 / (1 + t))[None, :] * noise
-        params = {"gamma_star": gamma}
+        params = {"gamma_star": gamma, "mu": 500.0}  # fit_start 2/(mu gamma*) ~ 400 for importance
         frames += [measured(imp.ID, "ridge_uneven", name, point, t, f, params=params),
                    measured(imp.ID, "ridge_uneven", name, point, t, d, metric="dist_sq", params=params),
                    theory_rows(imp.ID, "unified_sam", "ridge_uneven", name, point, T, 1, T, "target", 0.1 * D0)]
+        if name == "uniform":
+            frames.append(theory_rows(imp.ID, "unified_sam", "ridge_uneven", name, point, T, 1, T, "step_ratio",
+                                      step_ratio))
         if name == "importance_unweighted":
             frames += [theory_rows(imp.ID, "unified_sam", "ridge_uneven", name, point, T, 1, T, "floor", floor),
                        theory_rows(imp.ID, "unified_sam", "ridge_uneven", name, point, T, 1, T, "floor_dist", 0.01)]
@@ -172,6 +223,22 @@ def test_importance_judge_violated_when_reweighted_run_has_a_floor():
 def test_importance_judge_violated_when_control_misses_its_floor():
     v = imp.judge(_imp_rows(1500, 200, unweighted_level=2.0))
     assert v["verdict"] == "violated"
+
+
+def test_importance_judge_violated_when_speedup_is_below_the_margin():
+    """The mechanism switched off (uniform given the importance step): equal hitting times, speedup ~ 1 <
+    sqrt(step ratio 10); the old rule (log ratio > 0) could only say inconclusive."""
+    v = imp.judge(_imp_rows(200, 200, unweighted_level=1.0))
+    assert v["regime_map"][0]["verdict"] == "violated", v["reason"]
+    assert v["verdict"] == "violated"
+
+
+def test_importance_fit_start_is_the_end_of_the_constant_phase():
+    gamma_star, mu = 1e-5, 500.0
+    t0 = imp.fit_start(gamma_star, mu, 10000)
+    assert (2 * t0 + 1) / ((t0 + 1) ** 2 * mu) <= gamma_star < (2 * t0 - 1) / (t0 ** 2 * mu)
+    assert abs(t0 - 2 / (mu * gamma_star)) < 2
+    assert imp.fit_start(gamma_star, mu, 100) == 100
 
 
 def test_importance_weighted_minimiser_solves_the_weighted_normal_equations():
