@@ -33,13 +33,33 @@ Q's upper envelope has -0.5). The minimum over t of the seed-mean is no better: 
 means is biased low, for the same reason. An UPPER envelope estimated without bias is the running
 average grad_sq_avg = (1/T) sum_{t<T} ||grad f(x_t)||^2: its seed-mean estimates (1/T) sum_t
 E||grad f(x_t)||^2 >= Q(T), and it is the very quantity the proof of such theorems bounds (the min is
-obtained through it). It is also precise (CI about +-0.03 with 8 seeds on the quick grid), unlike the
-tail average (2/T) sum_{T/2<=t<T} ||grad f||^2 (a tighter upper envelope, CI about +-0.2), which is
-reported beside it.
-Verdict per grid point (d, x_0, lambda): "holds" when the slope in T of the seed-mean running average
-(upper envelope) has its CI <= -1/2 + tol; "violated" when the slope of the seed-mean grad_sq_min
-(lower envelope) has its CI > -1/2 + tol (then Q decays slower too); otherwise "inconclusive", with
-the cause. The headline number is the upper envelope's slope.
+obtained through it). It is also precise (CI about +-0.03 with 8 seeds on the quick grid), and the
+previous version of this claim fitted it. But it carries the transient (the power issue): on the
+quick grid the running average is ~30x the stationary level (0.027 against 1e-3 at T = 250), its
+T^(-1/2) is the transient integral over gamma T, not the floor, so a slower schedule (gamma, rho
+~ T^(-1/4): transient/(gamma T) ~ T^(-3/4)) also "held" (running-average slope -0.54). What is fitted now is the average over the
+burned-in part of each run, t in [t_b, T), with t_b the first checkpoint whose flow time gamma t_b
+>= BURN_IN_FLOW (5 for d = 2 from x_0 = 0, where the flow converges by time ~5; 15 from x_0 = ones,
+11 for d = 5), computed from the running-average checkpoints as (T avg_T - t_b avg_{t_b}) / (T -
+t_b). It is still an upper envelope of min_t E||grad f||^2 (an average over t of E >= its min), and
+past the burn-in E||grad f(x_t)||^2 is stationary, so it estimates that min too (the [T/2, T) tail
+average is the same quantity over a shorter window, about 2x noisier; it is reported). Each seed is
+the mean of REPLICAS = 8 independent runs (unified_thm3_5_decreasing.run_replicated). The slope CI
+includes lack of fit: half-width sqrt(h^2 + D^2), D the difference between the slope over the last
+half of the horizons and over all of them.
+Verdict per grid point (d, x_0, lambda): "holds" when that CI is <= -1/2 + tol; "violated" when it
+lies above and Holm at ALPHA = 0.05 over the grid points rejects "slope <= -1/2 + tol" (one-sided p,
+stats.slope_pvalue), or when a run diverged; otherwise "inconclusive" (also with fewer than 3
+burned-in horizons: pre-asymptotic). The headline number is that slope.
+
+Counterfeits (``run(ctx, schedule=...)``): "constant_step" (gamma = rho = c/sqrt(T_min) for every T:
+a stationary level independent of T, slope 0) and "inv_quarter_step" (gamma = rho = c/T^(1/4): the
+stationary level scales with the step, slope -1/4; measured -0.29 at lambda = 0 and -0.37 at lambda
+= 1, where the rho^2 bias ~ T^(-1/2) adds in). Quick grid, 20 repeats of 8 seeds, P(holds /
+inconclusive / violated): before (running average, one run per seed) claim 20/0/0, and by the
+known problem the slower schedule "held" and the constant step was "inconclusive" (the running
+average's slope -0.90 straddles nothing, but its lower envelope falls fast); after: see the report
+(MEASURED below).
 
 Regimes (measured while writing this claim). The running average is (1/(c sqrt T)) int_0^{c sqrt T}
 G(s) ds + (noise floor ~ gamma), G the squared gradient along the gradient flow: it decays like
@@ -54,6 +74,8 @@ full grid's d = 5 case starts at T = 2000.
 """
 from __future__ import annotations
 
+import json
+from dataclasses import replace
 
 import numpy as np
 import pandas as pd
@@ -61,21 +83,29 @@ import pandas as pd
 from optim.schedules import horizon_constant
 from problems import RobustRegression, Uniform
 
-from ..claim import Claim, Context
+from ..claim import Claim, Context, Counterfeit
 from ..pivot import fit_dict, number, seed_matrix
-from ..stats import combine_verdicts, fit_loglog_slope, rate_verdict
-from ..sweep import Point, run_points
+from ..stats import SlopeFit, combine_verdicts, fit_loglog_slope, holm, rate_verdict, slope_pvalue
+from ..sweep import Point
+from .unified_thm3_5_decreasing import run_replicated
 
 ID = "unified.thm3_7_nonconvex"
 ALGO = "unified_sam"
 N_SAMPLES, OUTLIERS, DATA_SEED = 100, 0.1, 0
 LAMBDAS = (0.0, 0.5, 1.0)
 TOL = 0.1
+SCHEDULES = {"inv_sqrt_T": 0.5, "inv_quarter_T": 0.25, "constant": 0.0}  # gamma = rho = c / T^power
+REPLICAS = 8
+ALPHA = 0.05  # family-wise level of "violated" over the grid points (Holm)
 UPPER, LOWER, TAIL = "grad_sq_avg", "grad_sq_min", "grad_sq_tail_avg"
+BURNED = "burned_in_avg"  # the fitted quantity (derived from UPPER's checkpoints; not an engine metric)
 DOUBLING = [250 * 2 ** k for k in range(9)]  # 250 ... 64000
 # cases: (d, x_0 value in every coordinate) -> horizons T
 GRIDS = {"quick": {"cases": {(2, 0.0): DOUBLING[:5]}, "lambdas": LAMBDAS},
-         "full": {"cases": {(2, 0.0): DOUBLING, (2, 1.0): DOUBLING, (5, 0.0): DOUBLING[3:]}, "lambdas": LAMBDAS}}
+         "full": {"cases": {(2, 0.0): DOUBLING[1:], (2, 1.0): DOUBLING[1:], (5, 0.0): DOUBLING[3:]}, "lambdas": LAMBDAS}}
+# flow time gamma T/2 at which a horizon's tail window [T/2, T) starts must exceed the case's transient
+# (measured gradient-flow convergence times; see the docstring): the burn-in rule of the tail fit
+BURN_IN_FLOW = {(2, 0.0): 5.0, (2, 1.0): 15.0, (5, 0.0): 11.0}
 
 
 def unit_row_robust_regression(d: int, n: int = N_SAMPLES, outliers: float = OUTLIERS, seed: int = DATA_SEED):
@@ -89,48 +119,92 @@ def unit_row_robust_regression(d: int, n: int = N_SAMPLES, outliers: float = OUT
     return RobustRegression(A, b)
 
 
-def run(ctx: Context):
+def step_constants(c: float, Ts, schedule: str) -> np.ndarray:
+    """gamma = rho per run of horizon T, (len(Ts),): c/sqrt(T) (the theorem), c/T^(1/4) (a slower
+    schedule) or c/sqrt(min T) for every T (a constant step that ignores the horizon)."""
+    Ts = np.asarray(Ts, dtype=np.float64)
+    if schedule == "constant":
+        return np.full(Ts.shape, float(horizon_constant(c, Ts.min())))
+    return horizon_constant(c, Ts, SCHEDULES[schedule])
+
+
+def run(ctx: Context, *, schedule: str = "inv_sqrt_T", replicas: int = REPLICAS):
     grid = GRIDS["quick" if ctx.quick else "full"]
     frames = []
     for (d, x0), Ts in grid["cases"].items():
         problem = unit_row_robust_regression(d)
         c = 1.0 / problem.L_max
-        points = [Point(f"d={d} x0={x0:g} lam={lam:g}",
-                        {"lr": float(horizon_constant(c, T)), "rho": float(horizon_constant(c, T)), "lam": lam},
-                        T=T, info={"c_gamma": c, "c_rho": c, "d": d, "x0": x0})
+        steps = dict(zip(Ts, step_constants(c, Ts, schedule)))
+        points = [Point(f"d={d} x0={x0:g} lam={lam:g}", {"lr": float(steps[T]), "rho": float(steps[T]), "lam": lam},
+                        T=T, info={"c_gamma": c, "c_rho": c, "d": d, "x0": x0, "schedule": schedule,
+                                   "replicas": replicas, "burn_in_flow": BURN_IN_FLOW[(d, x0)]})
                   for lam in grid["lambdas"] for T in Ts]
-        frames.append(run_points(ctx, ID, ALGO, problem, Uniform(), points, problem_name=f"robust_regression_d{d}",
-                                 sampler_name="uniform", label=f"d={d} x0={x0:g}", x0=np.full(d, x0),
-                                 checkpoints=np.unique(np.geomspace(1, max(Ts), 30).astype(int))))
+        frames.append(run_replicated(ctx, replicas, ID, ALGO, problem, Uniform(), points,
+                                     problem_name=f"robust_regression_d{d}", sampler_name="uniform",
+                                     label=f"d={d} x0={x0:g}", x0=np.full(d, x0),
+                                     checkpoints=np.unique(np.geomspace(1, max(Ts), 30).astype(int))))
     return pd.concat(frames, ignore_index=True)
 
 
+def burned_in_average(r: pd.DataFrame, burn_in_flow: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(T, Y, t_b): per horizon T the average of ||grad f(x_t)||^2 over t in [t_b, T), Y: (seeds, n_T), from the
+    running-average checkpoints: (T avg_T - t_b avg_{t_b}) / (T - t_b). t_b is the first checkpoint with flow
+    time gamma t_b >= burn_in_flow; horizons without one below T are dropped (still in their transient)."""
+    Ts, cols, starts = [], [], []
+    for T, params in _params_by_T(r).items():
+        rt = r[(r["T"] == T) & (r["metric"] == UPPER)]
+        P = rt.pivot_table(index="seed", columns="t", values="value", aggfunc="mean", dropna=False)
+        t = P.columns.to_numpy(dtype=float)
+        late = t[(t >= burn_in_flow / params["lr"]) & (t < T)]
+        if late.size and T in P.columns:
+            tb = late[0]
+            Ts.append(T), starts.append(tb)
+            cols.append((T * P[T].to_numpy() - tb * P[tb].to_numpy()) / (T - tb))
+    Y = np.array(cols).T if cols else np.empty((0, 0))
+    return np.array(Ts), Y, np.array(starts)
+
+
+def lack_of_fit_slope(T: np.ndarray, Y: np.ndarray) -> tuple[SlopeFit, SlopeFit]:
+    """(fit, late): the slope over the horizons ``T: (n,)`` (Y: (seeds, n)) with its CI widened by lack of
+    fit, and the fit over the last half of the horizons. Half-width sqrt(h^2 + D^2), h the whole fit's,
+    D = late slope - whole slope (a log-log curve that still bends is not one slope)."""
+    whole = fit_loglog_slope(T, Y)
+    late = fit_loglog_slope(T[len(T) // 2:], Y[:, len(T) // 2:])
+    half = np.hypot((whole.ci_high - whole.ci_low) / 2, late.slope - whole.slope)
+    return replace(whole, ci_low=whole.slope - half, ci_high=whole.slope + half), late
+
+
 def _judge_point(rows: pd.DataFrame, point: str) -> dict:
-    """Verdict of one grid point (d, x_0, lambda) from the final values of its runs over T."""
+    """Verdict of one grid point (d, x_0, lambda): the tail-average slope over the burned-in horizons."""
     r = rows[rows["point"] == point]
-    fits = {}
-    for m in (UPPER, LOWER, TAIL):
-        T, Y = seed_matrix(r, m, axis="T", final=True)
-        fits[m] = fit_loglog_slope(T, Y)
-    up, low, tail = fits[UPPER], fits[LOWER], fits[TAIL]
-    v_up, why_up = rate_verdict(up, -0.5, TOL)
-    v_low, why_low = rate_verdict(low, -0.5, TOL)
-    if v_up == "holds" and v_low == "violated":  # impossible for the true envelopes; report it, do not pick
-        verdict, why = "inconclusive", f"envelopes disagree: upper {why_up}, lower {why_low}"
-    elif v_up == "holds":
-        verdict, why = "holds", f"upper envelope (running average) {why_up}"
-    elif v_low == "violated":
-        verdict, why = "violated", f"lower envelope E[min_t] {why_low}, so min_t E decays slower too"
+    p = json.loads(r["params"].iloc[0])
+    fits = {m: fit_loglog_slope(*seed_matrix(r, m, axis="T", final=True)) for m in (UPPER, LOWER, TAIL)}
+    T, Y, starts = burned_in_average(r, p["burn_in_flow"])
+    n_div = int(r.drop_duplicates(["seed", "T"])["diverged"].sum())
+    if T.size < 3:
+        fit = late = fit_loglog_slope(T, Y) if T.size else fits[UPPER]
+        verdict, why = "inconclusive", (f"pre-asymptotic: {T.size} horizons reach flow time gamma t >= "
+                                        f"{p['burn_in_flow']:g} before T")
     else:
-        cause = "CI straddles the tolerance" if v_up == "inconclusive" else "pre-asymptotic or slower than T^(-1/2)"
-        verdict, why = "inconclusive", (f"upper envelope (running average) {why_up} ({cause}); lower envelope "
-                                        f"E[min_t] {why_low} (not resolved above)")
-    T_grid = sorted(r["T"].unique())
-    reason = (f"T = {T_grid[0]}..{T_grid[-1]}: {why}; lower envelope E[min_t] slope {low.slope:.3f} "
-              f"[{low.ci_low:.3f}, {low.ci_high:.3f}]; tail average slope {tail.slope:.3f} "
-              f"[{tail.ci_low:.3f}, {tail.ci_high:.3f}]")
-    return {"point": point, "verdict": verdict, "estimate": up.slope, "ci_low": up.ci_low, "ci_high": up.ci_high,
-            "reason": reason, "fits": fits, "lam": float(point.split("lam=")[1])}
+        fit, late = lack_of_fit_slope(T, Y)
+        verdict, why = rate_verdict(fit, -0.5, TOL)
+    if n_div:  # a diverged run is a failure of a convergence claim
+        verdict, why = "violated", f"{n_div} run(s) diverged; {why}"
+    fits[BURNED] = fit
+    window = f"T = {T.min():g}..{T.max():g}, t >= t_b = {starts.min():g}..{starts.max():g}" if T.size else "no horizon"
+    reason = (f"average over t in [t_b, T) after flow time gamma t_b >= {p['burn_in_flow']:g} ({window}): {why} "
+              f"(CI with lack of fit; last-half slope {late.slope:.3f}); running average slope {fits[UPPER].slope:.3f} "
+              f"[{fits[UPPER].ci_low:.3f}, {fits[UPPER].ci_high:.3f}]; [T/2, T) tail {fits[TAIL].slope:.3f}; E[min_t] "
+              f"slope {fits[LOWER].slope:.3f}")
+    return {"point": point, "verdict": verdict, "estimate": fit.slope, "ci_low": fit.ci_low, "ci_high": fit.ci_high,
+            "reason": reason, "fits": fits, "lam": float(point.split("lam=")[1]),
+            "p_value": 0.0 if n_div else slope_pvalue(fit, -0.5 + TOL)}
+
+
+def _params_by_T(r: pd.DataFrame) -> dict:
+    """{T: params} of a point's runs, sorted by T."""
+    firsts = r.drop_duplicates("T").sort_values("T")
+    return {float(t): json.loads(s) for t, s in zip(firsts["T"], firsts["params"])}
 
 
 def _point_key(p: str) -> list[float]:
@@ -140,23 +214,28 @@ def _point_key(p: str) -> list[float]:
 def judge(rows):
     res = rows[rows["seed"] >= 0]
     entries = [_judge_point(res, p) for p in sorted(res["point"].unique(), key=_point_key)]
+    for e, reject in zip(entries, holm([e["p_value"] for e in entries], ALPHA)):
+        if e["verdict"] == "violated" and not reject:  # family-wise control over the grid points
+            e["verdict"], e["reason"] = "inconclusive", f"not rejected by Holm at {ALPHA:g} (p = {e['p_value']:.3g}): {e['reason']}"
     verdict = combine_verdicts([e["verdict"] for e in entries])
     worst = max(entries, key=lambda e: (np.nan_to_num(e["ci_high"], nan=np.inf), e["estimate"]))
     numbers = {}
     for lam in sorted({e["lam"] for e in entries}):
         e = max((e for e in entries if e["lam"] == lam), key=lambda e: np.nan_to_num(e["ci_high"], nan=np.inf))
-        numbers[f"slope_upper_lam{lam:g}"] = number(e["estimate"], e["ci_low"], e["ci_high"])
-    for name, m in (("slope_lower_max", LOWER), ("slope_tail_max", TAIL)):
+        numbers[f"slope_burned_in_lam{lam:g}"] = number(e["estimate"], e["ci_low"], e["ci_high"])
+    for name, m in (("slope_lower_max", LOWER), ("slope_upper_max", UPPER), ("slope_tail_max", TAIL)):
         f = max((e["fits"][m] for e in entries), key=lambda f: np.nan_to_num(f.slope, nan=np.inf))
         numbers[name] = number(f.slope, f.ci_low, f.ci_high)
     n_hold = sum(e["verdict"] == "holds" for e in entries)
     return {"verdict": verdict,
             "reason": f"{n_hold}/{len(entries)} grid points hold; worst {worst['point']}: {worst['reason']}",
-            "measured": "slope in T of the running average of ||grad f||^2 (upper envelope of min_t E): " + "; ".join(
-                f"{e['point']} {e['estimate']:.3f} [{e['ci_low']:.3f}, {e['ci_high']:.3f}]" for e in entries)
-                + "; of E[min_t] (lower envelope): " + ", ".join(f"{e['fits'][LOWER].slope:.2f}" for e in entries),
+            "measured": "slope in T of the average of ||grad f||^2 over t in [t_b, T) after the burn-in (CI with "
+                        "lack of fit): " + "; ".join(f"{e['point']} {e['estimate']:.3f} [{e['ci_low']:.3f}, "
+                                                     f"{e['ci_high']:.3f}]" for e in entries)
+                + "; of the running average: " + ", ".join(f"{e['fits'][UPPER].slope:.2f}" for e in entries)
+                + "; of E[min_t]: " + ", ".join(f"{e['fits'][LOWER].slope:.2f}" for e in entries),
             "estimate": worst["estimate"], "ci_low": worst["ci_low"], "ci_high": worst["ci_high"],
-            "fit": fit_dict(worst["fits"][UPPER]), "bound_margin": None,
+            "fit": fit_dict(worst["fits"][BURNED]), "bound_margin": None,
             "regime_map": [{k: e[k] for k in ("point", "verdict", "estimate", "ci_low", "ci_high", "reason")}
                            for e in entries],
             "numbers": numbers}
@@ -170,16 +249,28 @@ CLAIM = Claim(
     assumptions="L-smooth (L = L_max = 2 max ||a_i||^2 = 2), f >= 0, ABC inequality (A = L_max, B = 0); constant lambda "
                 "in {0, 0.5, 1}",
     schedule="gamma = c/sqrt(T), rho = c/sqrt(T) per run (horizon_constant), c = 1/L_max [reconstructed constants]",
-    measured="per run of horizon T: the running average (1/T) sum_t ||grad f(x_t)||^2 (its seed-mean is an upper "
-             "envelope of min_t E||grad f||^2) and min_t ||grad f(x_t)||^2 (its seed-mean is a lower envelope); the "
-             "tail average over t in [T/2, T) is reported too",
+    measured="per run of horizon T (each seed the mean of 8 runs): the average of ||grad f(x_t)||^2 over t in "
+             "[t_b, T) after a burn-in to flow time gamma t_b >= 5 (an upper envelope of min_t E||grad f||^2 that "
+             "estimates it once E||grad f||^2 is stationary); the running average from t = 0, the [T/2, T) tail "
+             "average and E[min_t] are reported",
     metric=UPPER, x="T",
-    prediction="min_t E||grad f(x_t)||^2 = O(1/sqrt T): slope in T of the upper envelope <= -1/2 + tol at every grid "
-               "point (violated if the lower envelope's slope is resolved above -1/2 + tol)",
+    prediction="min_t E||grad f(x_t)||^2 = O(1/sqrt T): slope in T of the burned-in average <= -1/2 + tol at every "
+               "grid point (violated if resolved above, Holm over the grid points, or if a run diverged)",
     predicted_slope=-0.5, expected="holds", figure="rate", tolerance=TOL,
-    tolerance_reason="once the gradient-flow transient is over, the running average is (transient integral)/(c sqrt T) "
-                     "+ a noise floor ~ gamma, both ~ T^(-1/2): the true exponent sits exactly on the predicted -1/2, "
-                     "so the test needs a margin; 0.1 still separates T^(-1/2) from a stall (0) and from T^(-1/4)",
-    fit_window="all horizons of the grid (doubling; quick d=2, x0=0: T >= 250; full d=5: T >= 2000, after its "
-               "transient); no burn-in inside a run (the running average starts at t = 0, as in the proof)",
-    grids=GRIDS, run=run, judge=judge)
+    tolerance_reason="past the burn-in E||grad f||^2 is a noise floor ~ gamma ~ T^(-1/2): the true exponent sits on "
+                     "the predicted -1/2 (measured -0.53 to -0.58, the last transient), so the test needs a margin; "
+                     "0.1 still separates T^(-1/2) from a stall (0) and from T^(-1/4)",
+    fit_window="inside a run: t >= t_b, the first checkpoint with flow time gamma t_b >= 5 (d=2, x0=0), 15 (x0=ones), "
+               "11 (d=5); across runs: every horizon with such a t_b < T (quick T = 250 ... 4000; full d=5: T >= 2000), "
+               "CI widened by the difference between the last-half and whole-range slopes (lack of fit)",
+    grids=GRIDS, run=run, judge=judge,
+    counterfeits=(
+        Counterfeit("constant_step", "gamma = rho = c/sqrt(T_min) for every horizon T (the step ignores T)",
+                    "the iterate settles at a noise floor set by the fixed step: the tail average is the same for "
+                    "every T, slope 0 > -1/2 + tol, violated",
+                    run={"schedule": "constant"}),
+        Counterfeit("inv_quarter_step", "gamma = rho = c/T^(1/4) (a slower schedule)",
+                    "the stationary E||grad f||^2 scales with the step (noise floor ~ gamma L C; the lambda = 1 "
+                    "bias ~ L^2 rho^2 is smaller): tail average ~ T^(-1/4), slope -1/4 > -1/2 + tol, violated "
+                    "(the running average, transient/(gamma T) ~ T^(-3/4) on this grid, would wrongly hold)",
+                    run={"schedule": "inv_quarter_T"})))
