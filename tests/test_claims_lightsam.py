@@ -161,3 +161,14 @@ def test_faster_rate_counterfeit_rejects_a_sqrt_t_decay():
 def test_sgd_descent_counterfeit_judges_sam_as_claimed():
     v = ls.judge(_rows(SAM_FAILS), claimed=("sam",))
     assert v["verdict"] == "violated" and v["per_variant"] == {"sam": "violated"}
+
+
+def test_tail_test_waits_for_an_accumulating_step_size():
+    # LightSAM-I's AdaGrad-Norm sum still holds the start's D1 K^2 = 2 (31 + 8)^2 = 3042 > T/3: a flat tail
+    # there is a constant-step phase, not a stall, so only the running minimum is tested.
+    assert ls._accumulator_burn_in("lightsam1", 39.0, 1.0, 2.0) == pytest.approx(3042.0)
+    assert ls._accumulator_burn_in("lightsam3", 39.0, 1.0, 2.0) == pytest.approx(1000.0)
+    assert ls._accumulator_burn_in("sam", 39.0, 1.0, 2.0) == 0.0
+    v = ls.judge(_rows([("lightsam1", 1.0, 1.0, "transient_stall")]))
+    e = v["regime_map"][0]
+    assert e["verdict"] != "violated" and "tail test pre-asymptotic" in e["reason"], e["reason"]
