@@ -139,10 +139,13 @@ def _lam0_check(t: np.ndarray, Y: np.ndarray, eps: float, rule: str) -> tuple[st
         why = (f"lambda=0: |f-f*| at T = {fin:.3g} {'<=' if reached else '>'} round-off level {eps:.3g} "
                f"(reached at t={t_hit})")
     else:
-        pl = estimate_plateau(t, Y, tail_fraction=TAIL)
-        v = "violated" if reached else ("holds" if pl.ci_low > eps else "inconclusive")
-        why = (f"lambda=0 claimed to stall: |f-f*| at T = {fin:.3g}, round-off level {eps:.3g} "
-               f"{'reached at t=' + str(t_hit) if reached else 'not reached'}; tail level {pl.level:.3g}")
+        if reached:  # converged (often to exactly 0): no plateau to estimate
+            v, tail = "violated", f"reached at t={t_hit}"
+        else:
+            pl = estimate_plateau(t, Y, tail_fraction=TAIL)
+            v = "holds" if pl.ci_low > eps else "inconclusive"
+            tail = f"not reached; tail level {pl.level:.3g} [{pl.ci_low:.3g}, {pl.ci_high:.3g}]"
+        why = f"lambda=0 claimed to stall: |f-f*| at T = {fin:.3g}, round-off level {eps:.3g} {tail}"
     return v, why, (fin, float(np.min(final)), float(np.max(final)))
 
 
