@@ -29,7 +29,7 @@ f - f* = h c^2 / 2; the measured plateaus equal it to 4 digits on both problems 
 3e-5 to 3e-4 of N(lambda): the corollary's neighbourhood holds but is loose by 3-4 orders of magnitude.
 Counterfeits (judge settings): the plateau law off by a factor ("plateau_law_quartered": plateau <= 1/4
 of the 2-cycle level) and "lam0_stalls" (USAM claimed to stall). Both are deterministic and rejected in
-every repeat (quick, 8 seeds, 10 repeats: power 100%, size 0%); no change of the verdict rule was needed
+every repeat (quick, 8 seeds, 20 repeats: power 20/20 each, size 0/20, P(holds) 20/20); no change of the verdict rule was needed
 (an N/4 law would still hold: the plateaus are far below N, so that counterfeit had to come from the
 derived level, not from N).
 """

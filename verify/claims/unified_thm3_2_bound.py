@@ -33,7 +33,8 @@ is still above the runs' stationary levels (<= 0.01), so the quick grid could no
 at all: the N-dropped bound held or was inconclusive (quick, 8 seeds, 10 repeats: 1 holds / 9
 inconclusive / 0 violated, power 0%). With 12 e-folds (T 258-1242 per sampler, still under the cap) the
 contraction term reaches e^-12 D0 ~ 4e-5, and the N-dropped bound is crossed at 15 of 20 points: power
-100% (10/10); the true claim still holds (size 0/20 before and after), "fast_contraction" 10/10 both.
+100% (20/20 repeats); the true claim still holds (size 0/20, P(holds) 20/20 before and after; worst margin
+over repeats 5.2%, at t = 1), "fast_contraction" rejected in 10/10 before and 20/20 after.
 
 Problems: ridge (quick and full; reg = 2 makes mu / L_max ~ 0.2 so that the theorem's uniform step,
 ~ mu / (4 L_max^2), reaches the neighbourhood within a few thousand steps); full grid adds pl_sine
