@@ -307,8 +307,9 @@ def test_floor_judge_reproduces_refuses_and_flags():
 
 def test_floor_seed_means_average_runs_and_keep_nan():
     from verify.claims import sam_constant_rho_floor as fl
+    from verify.sweep import mean_replicas
     rows = measured(fl.ID, "sam", "x", 10, [10], np.array([[1.0], [3.0], [5.0], [np.nan]]), "f_gap", {})
     rows.loc[3, "diverged"] = True
-    out = fl.seed_means(rows, 2).sort_values("seed")
+    out = mean_replicas(rows, 2).sort_values("seed")
     assert out["seed"].tolist() == [0, 1] and out["value"].iloc[0] == 2.0 and np.isnan(out["value"].iloc[1])
     assert out["diverged"].tolist() == [False, True]

@@ -91,7 +91,7 @@ def test_decreasing_diverged_run_is_a_failure():
 
 
 def test_replicated_rows_average_runs():
-    """run_replicated: each seed is the mean of its replicas, engine seed indices j*3 ... j*3 + 2."""
+    """run_points(replicas=3): each seed is the mean of its replicas, engine seed indices j*3 ... j*3 + 2."""
     from dataclasses import replace as dc_replace
 
     from verify.sweep import Point
@@ -100,7 +100,7 @@ def test_replicated_rows_average_runs():
     pts = [Point("p", {"lr": 0.01, "rho": 0.01, "lam": 0.5}, T=20)]
     kw = dict(problem_name="ridge", checkpoints=np.array([1, 10, 20]), label="x")
     flat = dec.run_points(dc_replace(ctx, seeds=6), dec.ID, dec.ALGO, problem, sampler, pts, **kw)
-    avg = dec.run_replicated(ctx, 3, dec.ID, dec.ALGO, problem, sampler, pts, **kw)
+    avg = dec.run_points(ctx, dec.ID, dec.ALGO, problem, sampler, pts, replicas=3, **kw)
     assert sorted(avg["seed"].unique()) == [0, 1] and len(avg) * 3 == len(flat)
     key = ["seed", "t", "metric"]
     want = flat.assign(seed=flat["seed"] // 3).groupby(key)["value"].mean()

@@ -7,7 +7,7 @@ chunk draws one row per seed from a generator seeded by (claim, problem, algorit
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Optional
 
 import numpy as np
@@ -56,8 +56,16 @@ def bytes_per_run(d: int, T_max: int, n_ckpt: int = 24, itemsize: int = 8) -> fl
 
 def run_points(ctx: Context, claim: str, algorithm: str, problem, sampler, points: list[Point], *,
                problem_name: str, sampler_name: Optional[str] = None, x0=None, val_sampler=None,
-               checkpoints=None, label: str = "") -> pd.DataFrame:
-    """Run every point with ctx.seeds repetitions and return the tidy rows (results.COLUMNS)."""
+               checkpoints=None, label: str = "", replicas: int = 1) -> pd.DataFrame:
+    """Run every point with ctx.seeds repetitions and return the tidy rows (results.COLUMNS).
+
+    ``replicas`` > 1: each seed's value is the mean of that many independent runs (``mean_replicas``),
+    for claims whose per-seed quantity is too noisy from one run (its CI would straddle any margin)."""
+    if replicas > 1:
+        wide = replace(ctx, seeds=ctx.seeds * replicas, batches=ctx.batches)
+        return mean_replicas(run_points(wide, claim, algorithm, problem, sampler, points, problem_name=problem_name,
+                                        sampler_name=sampler_name, x0=x0, val_sampler=val_sampler,
+                                        checkpoints=checkpoints, label=label), replicas)
     K = ctx.seeds
     per_chunk = max(1, int(ctx.max_memory // (bytes_per_run(problem.d, max(p.T for p in points)) * K)))
     seed = ctx.derive_seed(claim, problem_name, algorithm, label)
@@ -79,6 +87,18 @@ def run_points(ctx: Context, claim: str, algorithm: str, problem, sampler, point
                              val_sampler=val_sampler))
     # each chunk is one unit of work for ctx's executor (local, dask, slurm), cached when ctx.cache_dir is set
     return run_batches(ctx, batches)
+
+def mean_replicas(rows: pd.DataFrame, replicas: int) -> pd.DataFrame:
+    """Rows of runs with seeds 0 ... m K - 1 as rows of K seeds: seed j is the mean of runs j m ... j m + m - 1
+    (m = ``replicas``; consecutive, so blocks of seeds stay independent repeats for verify.power), NaN when
+    any of them is NaN and diverged when any diverged (a diverged run is never averaged away)."""
+    rows = rows.assign(seed=rows["seed"] // replicas)
+    keys = [c for c in rows.columns if c not in ("value", "diverged")]
+    out = rows.assign(missing=rows["value"].isna()).groupby(keys, sort=False).agg(
+        value=("value", "mean"), missing=("missing", "any"), diverged=("diverged", "any")).reset_index()
+    out.loc[out["missing"], "value"] = np.nan
+    return out[rows.columns]
+
 
 def _plain(hp: dict) -> dict:
     out = {}

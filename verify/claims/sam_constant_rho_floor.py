@@ -44,7 +44,6 @@ knife edge (a SIMD-dependent round-off cannot move it).
 """
 from __future__ import annotations
 
-from dataclasses import replace
 
 import numpy as np
 import pandas as pd
@@ -64,16 +63,6 @@ TOL = 0.1
 FLOOR_MARGIN = 1.25           # equivalence margin of plateau / floor, as a ratio (log scale: +-0.223)
 RUNS_PER_SEED = 16            # each seed's value is the mean of this many independent runs
 GRIDS = {"quick": {"T": 20000}, "full": {"T": 200000}}
-KEYS = ["claim", "algorithm", "problem", "sampler", "point", "params", "seed", "T", "b", "t", "metric"]
-
-
-def seed_means(rows: pd.DataFrame, m: int) -> pd.DataFrame:
-    """Rows of runs with seeds 0 ... m K - 1 as rows of K seeds, seed s the mean of runs s m ... s m + m - 1
-    (NaN if any of them is NaN; diverged if any diverged)."""
-    rows = rows.assign(seed=rows["seed"] // m, nan=rows["value"].isna())
-    out = rows.groupby(KEYS, sort=False).agg(value=("value", "mean"), diverged=("diverged", "any"), nan=("nan", "any"))
-    out.loc[out["nan"], "value"] = np.nan
-    return out.drop(columns="nan").reset_index()
 
 
 def run(ctx: Context, *, rho_decay: bool = False):
@@ -84,13 +73,12 @@ def run(ctx: Context, *, rho_decay: bool = False):
     label = f"rho={RHO:g}/(t+1)" if rho_decay else f"rho={RHO:g}"
     point = Point(label, {"lr": Schedule("inv_t", C_GAMMA), "rho": rho}, T=T,
                   info={"runs_per_seed": RUNS_PER_SEED})
-    wide = replace(ctx, seeds=ctx.seeds * RUNS_PER_SEED, batches=ctx.batches)
-    rows = run_points(wide, ID, "sam", problem, Importance(p=problem.q), [point], problem_name="two_quadratics",
+    rows = run_points(ctx, ID, "sam", problem, Importance(p=problem.q), [point], problem_name="two_quadratics",
                       sampler_name="natural(p)", x0=np.array([1.0]),
-                      checkpoints=np.unique(np.geomspace(1, T, 40).astype(int)))
+                      checkpoints=np.unique(np.geomspace(1, T, 40).astype(int)), replicas=RUNS_PER_SEED)
     floor = theory_rows(ID, "sam", "two_quadratics", "natural(p)", point.label, T, 1, 0, "floor",
                         problem.sam_floor(RHO))
-    return pd.concat([seed_means(rows, RUNS_PER_SEED), floor], ignore_index=True)
+    return pd.concat([rows, floor], ignore_index=True)
 
 
 def floor_test(plateau, floor: float) -> tuple[str, float, float, float]:

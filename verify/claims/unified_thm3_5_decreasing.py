@@ -40,7 +40,7 @@ constant-step contrast does not stall is "inconclusive": the window could not te
 Per-lambda verdicts form the regime map; the claim holds only if every lambda (and case) holds.
 
 Replicas, family-wise control, divergence (the power issue). Each seed's value is the mean of
-REPLICAS = 4 independent runs (run_replicated: engine seed indices 4j ... 4j+3 form seed j, so
+REPLICAS = 4 independent runs (verify.sweep.run_points(replicas=...): engine seed indices 4j ... 4j+3 form seed j, so
 blocks of seeds stay independent repeats); a diverged run makes its seed NaN and the (case, lambda)
 point "violated" (a convergence claim fails on a divergence, it is never dropped from the fit). A
 point's "violated" stands only if Holm at ALPHA = 0.05 rejects "slope <= -1 + tol" over the points
@@ -59,7 +59,6 @@ window start's 5.2 only at t ~ 800, so the fit window saw its transient (slope -
 from __future__ import annotations
 
 import json
-from dataclasses import replace
 
 import numpy as np
 import pandas as pd
@@ -119,22 +118,6 @@ def thm3_2_constants(problem, sampler, lam: float) -> dict:
             "N": N, "fit_from": WINDOW_FACTOR / (gamma * mu)}
 
 
-def run_replicated(ctx, replicas: int, *args, **kwargs) -> pd.DataFrame:
-    """``run_points`` with ``replicas`` independent runs per seed, averaged: rows as from ``run_points``
-    with ctx.seeds seeds, each seed's value the mean of its ``replicas`` runs (seed j is the mean of
-    the engine's seed indices j*replicas ... (j+1)*replicas - 1, so blocks of seeds stay independent
-    repeats), NaN and diverged when any of them diverged (a diverged run is never averaged away)."""
-    rows = run_points(replace(ctx, seeds=ctx.seeds * replicas), *args, **kwargs)
-    if replicas == 1:
-        return rows
-    rows = rows.assign(seed=rows["seed"] // replicas)
-    keys = [c for c in rows.columns if c not in ("value", "diverged")]
-    out = rows.assign(missing=rows["value"].isna()).groupby(keys, sort=False).agg(
-        value=("value", "mean"), missing=("missing", "any"), diverged=("diverged", "any")).reset_index()
-    out.loc[out["missing"], "value"] = np.nan
-    return out[rows.columns]
-
-
 def label(case: str, lam: float, schedule: str) -> str:
     return f"{case} lam={lam:g} {schedule}"
 
@@ -168,7 +151,7 @@ def run(ctx: Context, *, schedule: str = "decreasing", replicas: int = REPLICAS)
                         **{n: k[n] for n in ("gamma_star", "rho_star", "mu", "L", "A", "B", "C", "N", "fit_from")}}
                 points.append(Point(label(case, lam, sched), schedule_hp(sched, k, lam), T=T, info=info))
             # same label for both schedules: common random numbers between the tested run and its contrast
-            frames.append(run_replicated(ctx, replicas, ID, ALGO, problem, sampler, points, problem_name=family,
+            frames.append(run_points(ctx, ID, ALGO, problem, sampler, points, replicas=replicas, problem_name=family,
                                          sampler_name=sampler_name, checkpoints=ck, label=case))
         for lam, k in consts.items():
             frames.append(theory_rows(ID, ALGO, family, sampler_name, label(case, lam, "constant"), T, 1, T, "floor",

@@ -44,7 +44,7 @@ burned-in part of each run, t in [t_b, T), with t_b the first checkpoint whose f
 t_b). It is still an upper envelope of min_t E||grad f||^2 (an average over t of E >= its min), and
 past the burn-in E||grad f(x_t)||^2 is stationary, so it estimates that min too (the [T/2, T) tail
 average is the same quantity over a shorter window, about 2x noisier; it is reported). Each seed is
-the mean of REPLICAS = 8 independent runs (unified_thm3_5_decreasing.run_replicated). The slope CI
+the mean of REPLICAS = 8 independent runs (verify.sweep.run_points with replicas). The slope CI
 includes lack of fit: half-width sqrt(h^2 + D^2), D the difference between the slope over the last
 half of the horizons and over all of them.
 Verdict per grid point (d, x_0, lambda): "holds" when that CI is <= -1/2 + tol; "violated" when it
@@ -88,8 +88,7 @@ from problems import RobustRegression, Uniform
 from ..claim import Claim, Context, Counterfeit
 from ..pivot import fit_dict, number, seed_matrix
 from ..stats import SlopeFit, combine_verdicts, fit_loglog_slope, holm, rate_verdict, slope_pvalue
-from ..sweep import Point
-from .unified_thm3_5_decreasing import run_replicated
+from ..sweep import Point, run_points
 
 ID = "unified.thm3_7_nonconvex"
 ALGO = "unified_sam"
@@ -141,7 +140,7 @@ def run(ctx: Context, *, schedule: str = "inv_sqrt_T", replicas: int = REPLICAS)
                         T=T, info={"c_gamma": c, "c_rho": c, "d": d, "x0": x0, "schedule": schedule,
                                    "replicas": replicas, "burn_in_flow": BURN_IN_FLOW[(d, x0)]})
                   for lam in grid["lambdas"] for T in Ts]
-        frames.append(run_replicated(ctx, replicas, ID, ALGO, problem, Uniform(), points,
+        frames.append(run_points(ctx, ID, ALGO, problem, Uniform(), points, replicas=replicas,
                                      problem_name=f"robust_regression_d{d}", sampler_name="uniform",
                                      label=f"d={d} x0={x0:g}", x0=np.full(d, x0),
                                      checkpoints=np.unique(np.geomspace(1, max(Ts), 30).astype(int))))
