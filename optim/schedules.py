@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from typing import Optional
 
 import numpy as np
+import torch
 
 KINDS = ("constant", "inv_sqrt_t", "inv_t", "unified_gamma", "unified_rho", "lambda_inv_t", "lambda_one_minus_inv_t")
 
@@ -39,13 +40,16 @@ class Schedule:
         if not self.t0 > 0:
             raise ValueError(f"t0={self.t0!r} is not allowed: the schedule offset must be > 0")
 
-    def factor(self, t: int) -> float:
-        """The scalar part of the schedule at step t (multiplier or cap)."""
+    def factor(self, t: int):
+        """The scalar part of the schedule at step t (multiplier or cap). t may be a 0-d torch tensor
+        (the compiled engine's loop counter): the same float64 operations, so the same values."""
         k = self.kind
         if k == "constant":
             return 1.0
+        if isinstance(t, torch.Tensor):
+            t = t.to(torch.float64)
         if k == "inv_sqrt_t":
-            return 1.0 / math.sqrt(t + self.t0)
+            return 1.0 / (t + self.t0).sqrt() if isinstance(t, torch.Tensor) else 1.0 / math.sqrt(t + self.t0)
         if k == "inv_t":
             return 1.0 / (t + self.t0)
         if k == "unified_gamma":

@@ -23,17 +23,20 @@ def axpy(y: Array, c: Array, x: Array) -> Array:
     return torch.addcmul(y, c, x) if isinstance(x, torch.Tensor) else y + c * x
 
 
-def like(arr: np.ndarray, x: Array, cache: dict) -> Array:
+def like(arr: np.ndarray, x: Array, cache: dict, key=None) -> Array:
     """``arr`` (a NumPy constant) in the backend, dtype and device of ``x``; tensors are cached.
 
-    The cache is keyed by ``id(arr)`` and keeps ``arr`` alive with its tensor: otherwise a freed
-    temporary's id is reused by the next array and a stale tensor is returned (this happened with
-    copies, i.e. float32 or another device). Pass long-lived arrays only (attributes)."""
+    The cache is keyed by ``key`` (a problem passes its attribute's name; default ``id(arr)``) and
+    keeps ``arr`` alive with its tensor, to check that the entry is still for ``arr``: otherwise a
+    freed temporary's id is reused by the next array and a stale tensor is returned (this happened
+    with copies, i.e. float32 or another device). While torch.compile traces, that identity check is
+    skipped (it would make every new problem instance a recompilation): the engine refreshes every
+    entry before it compiles (``Problem.refresh_cache``)."""
     if not isinstance(x, torch.Tensor):
         return arr
-    key = (id(arr), x.device, x.dtype)
+    key = (id(arr) if key is None else key, x.device, x.dtype)
     entry = cache.get(key)
-    if entry is None or entry[0] is not arr:
+    if entry is None or (not torch.compiler.is_compiling() and entry[0] is not arr):
         dtype = x.dtype if np.issubdtype(arr.dtype, np.floating) else torch.long
         entry = (arr, torch.as_tensor(arr, dtype=dtype, device=x.device))
         cache[key] = entry

@@ -38,9 +38,18 @@ class Problem:
     def f_inf(self) -> float:
         return self.f_star
 
-    def c(self, arr: np.ndarray, x: Array) -> Array:
-        """A NumPy constant in the backend of ``x``."""
-        return like(arr, x, self._cache)
+    def c(self, name: str, x: Array) -> Array:
+        """The NumPy attribute ``name`` (a constant array) in the backend of ``x``."""
+        return like(getattr(self, name), x, self._cache, name)
+
+    def refresh_cache(self, x: Array) -> None:
+        """Cache every NumPy array attribute in the backend of ``x`` afresh (``backend.like``): the
+        compiled engine calls this before it traces, where the cache is read without checks."""
+        for key in [k for k, (arr, _) in self._cache.items() if getattr(self, k[0], None) is not arr]:
+            del self._cache[key]
+        for name, value in vars(self).items():
+            if isinstance(value, np.ndarray) and value.dtype.kind in "fiub":
+                self.c(name, x)
 
     # Exact evaluations, implemented by each problem.
     def f(self, x: Array) -> Array:
@@ -100,7 +109,7 @@ class Problem:
         """||x - x*||^2, NaN where x* is unknown."""
         if self.x_star is None:
             return xp(x).full_like(x[..., 0], float("nan"))
-        return ((x - self.c(self.x_star, x)) ** 2).sum(-1)
+        return ((x - self.c("x_star", x)) ** 2).sum(-1)
 
     def constants(self) -> dict:
         """The problem's constants as a plain dict (for provenance and reports)."""

@@ -42,23 +42,24 @@ class GLM(FiniteSum):
     dphi = ddphi = phi
 
     def f(self, x: Array) -> Array:
-        r = x @ self.c(self.A, x).T - self.c(self.b, x)
+        r = x @ self.c("A", x).swapaxes(-1, -2) - self.c("b", x)
         return self.phi(r).mean(-1) + 0.5 * self.reg * (x * x).sum(-1)
 
     def grad(self, x: Array) -> Array:
-        r = x @ self.c(self.A, x).T - self.c(self.b, x)
-        return self.dphi(r) @ self.c(self.A, x) / self.n + self.reg * x
+        r = x @ self.c("A", x).swapaxes(-1, -2) - self.c("b", x)
+        return self.dphi(r) @ self.c("A", x) / self.n + self.reg * x
 
     def hvp(self, x: Array, v: Array) -> Array:
-        A = self.c(self.A, x)
-        r = x @ A.T - self.c(self.b, x)
-        return (self.ddphi(r) * (v @ A.T)) @ A / self.n + self.reg * v
+        A = self.c("A", x)
+        At = A.swapaxes(-1, -2)  # not .T: torch.compile's while_loop rejects that alias of a lifted input
+        r = x @ At - self.c("b", x)
+        return (self.ddphi(r) * (v @ At)) @ A / self.n + self.reg * v
 
     def _rows(self, x, idx):
         """The sampled rows a_idx: (..., k, d) and b_idx: (..., k); for k = 1 the rows come without
         the k axis, (..., d) (fewer views and passes for single-element sampling). One index_select
         each for torch."""
-        A, b = self.c(self.A, x), self.c(self.b, x)
+        A, b = self.c("A", x), self.c("b", x)
         one = idx.shape[-1] == 1
         if not isinstance(idx, torch.Tensor):
             return (A[idx[..., 0]] if one else A[idx]), b[idx]

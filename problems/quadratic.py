@@ -54,20 +54,20 @@ class Quadratic(Problem):
 
     def _shift(self, x: Array) -> Array:
         """x - x*, bit for bit (x - 0 is x)."""
-        return x if self._centred else x - self.c(self.x_star, x)
+        return x if self._centred else x - self.c("x_star", x)
 
     def f(self, x: Array) -> Array:
         z = self._shift(x)
-        return 0.5 * ((z @ self.c(self.H, x)) * z).sum(-1)
+        return 0.5 * ((z @ self.c("H", x)) * z).sum(-1)
 
     def grad(self, x: Array) -> Array:
-        return self._shift(x) @ self.c(self.H, x)
+        return self._shift(x) @ self.c("H", x)
 
     def _grad_plus(self, x: Array, v: Array) -> Array:
         """(x - x*) H + v, the addition fused into the matrix product for a torch batch (addmm)."""
         if isinstance(x, torch.Tensor) and x.ndim == 2:
-            return torch.addmm(v, self._shift(x), self.c(self.H, x))
+            return torch.addmm(v, self._shift(x), self.c("H", x))
         return super()._grad_plus(x, v)
 
     def hvp(self, x: Array, v: Array) -> Array:
-        return v @ self.c(self.H, x)
+        return v @ self.c("H", x)

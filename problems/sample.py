@@ -41,9 +41,28 @@ class Sample:
         """Rows ``rows`` of the run axis: runs sharing a row share their random sample."""
         return self._map(lambda a: a[rows])
 
+    def unflatten(self, K: int, R: int) -> "Sample":
+        """A draw for K * R runs as K steps of R runs: fields (K * R, ...) -> (K, R, ...)."""
+        return self._map(lambda a: a.reshape(K, R, *a.shape[1:]))
+
+    def take_runs(self, rows: Array) -> "Sample":
+        """``take`` for a block of steps (K, R, ...): rows ``rows`` of the run axis of every step."""
+        return self._map(lambda a: a[:, rows])
+
+    def step(self, i: int) -> "Sample":
+        """Step i of a block of steps (K, R, ...): a batched sample (R, ...)."""
+        return self._map(lambda a: a[i])
+
     def to(self, device: torch.device | str, dtype: torch.dtype) -> "Sample":
         """The same sample as tensors on ``device``; floats in ``dtype``, indices as int64."""
         def conv(a):
             t = torch.as_tensor(a, device=device)
             return t.to(dtype) if t.is_floating_point() else t.long()
         return self._map(conv)
+
+
+def stack_steps(steps: list[Sample]) -> Sample:
+    """Batched samples of consecutive steps as one block with a leading step axis (K, R, ...)."""
+    first = steps[0]
+    return replace(first, **{f.name: torch.stack([getattr(s, f.name) for s in steps]) for f in fields(first)
+                             if getattr(first, f.name) is not None})

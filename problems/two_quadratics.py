@@ -48,19 +48,19 @@ class TwoQuadratics(FiniteSum):
         return rho ** 2 * (self.q[0] * self.k[0] - self.q[1] * self.k[1]) ** 2 / (2 * self.K)
 
     def f(self, x: Array) -> Array:
-        z1 = x - self.c(self._c1, x)
-        z2 = x - self.c(self._c2, x)
+        z1 = x - self.c("_c1", x)
+        z2 = x - self.c("_c2", x)
         return 0.5 * (self.q[0] * self.k[0] * (z1 * z1).sum(-1) + self.q[1] * self.k[1] * (z2 * z2).sum(-1))
 
     def grad(self, x: Array) -> Array:
-        return self.K * x - self.c(self._qkc, x)
+        return self.K * x - self.c("_qkc", x)
 
     def hvp(self, x: Array, v: Array) -> Array:
         return self.K * v
 
     def _F(self, x, idx):
         """Per-sample weight 2 q_i k_i and centre c_i of F_i = q_i k_i ||x - c_i||^2."""
-        return self.c(self.L_i, x)[idx], self.c(self.cs, x)[idx]
+        return self.c("L_i", x)[idx], self.c("cs", x)[idx]
 
     def _f_idx(self, x, idx, w):
         coef, c = self._F(x, idx)

@@ -618,17 +618,41 @@ def test_retain_freed_memory_is_idempotent_and_can_be_turned_off():
     assert out.strip() == "False"
 
 
-def test_compiled_step_cache_is_per_algorithm_and_problem_class():
-    """Each (rule class, algorithm, problem class) compiles its own copy of the step's code object,
-    so one algorithm's variants do not use up another's torch.compile recompile limit; the same key
-    reuses its compiled function (nothing is compiled here: torch.compile is lazy)."""
-    from optim.batched.compiled import compiled_step
-    ridge, quad = make_problem("ridge", n=20, d=4, seed=0), Quadratic.with_condition(4, cond=3.0, seed=0)
-    like = torch.zeros((), dtype=torch.float64)
+def test_compiled_loop_equals_eager_engine_with_divergence_horizons_and_groups():
+    """run(compile=True) against the eager engine on the same seed (so the same sample blocks): per-run
+    horizons T_r, runs sharing samples (groups), the running sums of ||grad f||^2, checkpoints that cut
+    blocks, and runs that blow up at different steps (flagged at the same step, frozen, NaN after)."""
+    problem = make_problem("ridge", n=30, d=4, seed=1)
+    lr = np.array([0.05, 0.1, 3.0, 6.0, 0.2, 12.0])  # the large ones leave |x| <= blowup at some step
+    kw = dict(T=np.array([300, 40, 300, 300, 257, 300]), seed=5, groups=np.array([0, 1, 0, 2, 1, 0]),
+              checkpoints=[0, 3, 40, 100, 256, 299, 300], blowup=4.0)
+    hp = {"lr": lr / problem.L_max, "rho": 0.05}
+    eager = run("adasam", problem, Uniform(batch=2), {"lr": lr * 0.2, "rho": 0.05}, **kw)
+    comp = run("adasam", problem, Uniform(batch=2), {"lr": lr * 0.2, "rho": 0.05}, compile=True, **kw)
+    for a, b in [(eager, comp), (run("sam", problem, Uniform(batch=2), hp, **kw),
+                                 run("sam", problem, Uniform(batch=2), hp, compile=True, **kw))]:
+        assert a.diverged.any() and not a.diverged.all()
+        np.testing.assert_array_equal(a.diverged, b.diverged)
+        np.testing.assert_array_equal(a.diverged_at, b.diverged_at)
+        np.testing.assert_allclose(b.x, a.x, rtol=1e-12, atol=1e-300)
+        for k in a.metrics:
+            np.testing.assert_allclose(b.metrics[k], a.metrics[k], rtol=1e-11, atol=1e-300, err_msg=k)
+        for k in a.final:
+            np.testing.assert_allclose(b.final[k], a.final[k], rtol=1e-11, atol=1e-300, err_msg=k)
 
-    def fn(name, problem, R=2):
-        return compiled_step(make_rule(name, problem, validate(name, {"rho": 0.1}, R), R, 4, like)).func
 
-    assert fn("sam", ridge) is fn("sam", ridge, R=5)
-    assert len({id(fn("sam", ridge)), id(fn("unified_sam", ridge)), id(fn("sam", quad))}) == 3
-    assert fn("sam", ridge).__wrapped__.__code__ is not optim.batched.rules.SAMFamily.step.__code__
+def test_compiled_loop_is_reused_across_values_and_problem_instances():
+    """One compilation per structure: new hyperparameter values, a new problem instance of the same
+    class and shape and a new seed run the cached loop without recompiling; another algorithm is
+    another structure."""
+    from optim.batched import blocks
+    blocks._COMPILED.clear()
+    counts = torch._dynamo.utils.counters
+    before = counts["stats"]["unique_graphs"]
+    for seed, lr in [(0, 0.01), (1, 0.02), (2, np.array([0.01, 0.03]))]:
+        run("sam", make_problem("ridge", n=20, d=3, seed=seed), Uniform(), {"lr": lr, "rho": 0.1}, T=30, R=2,
+            seed=seed, compile=True)
+    assert len(blocks._COMPILED) == 1
+    assert counts["stats"]["unique_graphs"] - before == 1
+    run("usam", make_problem("ridge", n=20, d=3), Uniform(), {"lr": 0.01, "rho": 0.1}, T=30, R=2, compile=True)
+    assert len(blocks._COMPILED) == 2

@@ -24,7 +24,8 @@ class Context:
     where its batches run (see verify.executors): executor 'local' (default), 'dask' (LocalCluster of
     ``workers`` processes, or the cluster at ``scheduler``) or 'slurm'; finished batches are cached
     under ``cache_dir`` (None: no cache). ``batches`` collects one provenance entry per batch.
-    ``threads``: torch intra-op threads while a claim runs on the CPU (None: torch's default). One
+    ``compile``: the engine's compiled loop (``optim.batched.blocks``; False: the eager loop, same samples,
+    round-off apart). ``threads``: torch intra-op threads while a claim runs on the CPU (None: torch's default). One
     thread is the default: the synthetic problems' (R, d) tensors are small, and intra-op threads only
     add synchronisation (measured on a busy 2-core machine: 9.5 ms vs 0.13 ms per gradient pair at
     R = 160, d = 10)."""
@@ -42,6 +43,7 @@ class Context:
     cache_dir: Optional[str] = None
     batches: list = field(default_factory=list, repr=False, compare=False)
     threads: Optional[int] = 1
+    compile: bool = True
 
     def derive_seed(self, *parts) -> int:
         """A 63-bit seed from (global seed, claim, problem, algorithm, batch label, ...)."""

@@ -86,6 +86,9 @@ def _run_options(p: argparse.ArgumentParser) -> None:
 def _threads_option(p: argparse.ArgumentParser) -> None:
     p.add_argument("--threads", type=int, default=1,
                    help="torch intra-op threads while claims run on the CPU (default 1; verdicts must not depend on it)")
+    p.add_argument("--eager", action="store_true",
+                   help="run the engine step by step in Python instead of its compiled loop (same samples, "
+                        "agrees to round-off; slower, no compilation)")
 
 
 # what a rates or power run writes into its directory (the batch cache .cache/ is kept: it is keyed by inputs)
@@ -156,7 +159,7 @@ def _context(args) -> Context:
     return Context(quick=not args.full, seeds=args.seeds, device=args.device, dtype=dtype, seed=args.seed,
                    max_memory=args.max_memory, progress=sys.stderr.isatty(), executor=executor,
                    workers=getattr(args, "workers", None), scheduler=getattr(args, "scheduler", None),
-                   threads=args.threads)
+                   threads=args.threads, compile=not args.eager)
 
 
 def _cache_dir(args) -> str | None:
@@ -343,7 +346,8 @@ def cmd_check(args) -> int:
             raise UsageError(str(e)) from None
     if args.threads < 1:
         raise UsageError(f"--threads {args.threads}: must be >= 1")
-    ctx = Context(quick=True, seeds=args.seeds, seed=args.seed, progress=sys.stderr.isatty(), threads=args.threads)
+    ctx = Context(quick=True, seeds=args.seeds, seed=args.seed, progress=sys.stderr.isatty(), threads=args.threads,
+                  compile=not args.eager)
     _, verdicts = run_claims(claims, ctx)
     current = check.snapshot(verdicts)
     if args.update_baseline:

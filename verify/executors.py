@@ -53,6 +53,7 @@ class Batch:
     checkpoints: Any = None
     val_sampler: Any = None
     threads: Optional[int] = None
+    compile: bool = True
 
 
 def run_batch(batch: Batch) -> tuple[pd.DataFrame, dict]:
@@ -65,7 +66,8 @@ def run_batch(batch: Batch) -> tuple[pd.DataFrame, dict]:
     started = time.perf_counter()
     trace = engine_run(batch.algorithm, batch.problem, batch.sampler, batch.hp, T=batch.T, R=len(batch.T),
                        x0=batch.x0, seed=batch.seed, device=batch.device, dtype=batch.dtype,
-                       checkpoints=batch.checkpoints, val_sampler=batch.val_sampler, groups=batch.groups)
+                       checkpoints=batch.checkpoints, val_sampler=batch.val_sampler, groups=batch.groups,
+                       compile=batch.compile)
     rows = trace_rows(trace, batch.meta)
     return rows, {"wall_s": round(time.perf_counter() - started, 4), **_where(batch.device)}
 

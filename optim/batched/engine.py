@@ -1,7 +1,8 @@
 """The batched engine: advance R independent runs of one algorithm at once and record a Trace.
 
 Samples are drawn on the engine's device from one seeded stream per call (``problems.rng.stream``:
-NumPy SFC64 on the CPU, torch's generator on a GPU) or replayed from pre-drawn ones; diverged runs
+NumPy SFC64 on the CPU, torch's generator on a GPU), a block of steps at a time, or replayed from
+pre-drawn ones; the steps run eagerly or as compiled loops between checkpoints (``blocks``); diverged runs
 (non-finite or max |x| above ``blowup``) are flagged and frozen while the others go on; runs can
 have different horizons T_r and stop (freeze) at their own. The first call asks glibc to keep freed
 memory in the process (``memory.retain_freed_memory``: 3.5x per step on this project's machines;
@@ -9,6 +10,7 @@ SAMCHECK_KEEP_MALLOC=0 turns it off).
 """
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, field
 from typing import Optional, Sequence
 
@@ -16,16 +18,23 @@ import numpy as np
 import torch
 
 from problems.rng import Stream, stream
-from problems.sample import Sample
+from problems.sample import Sample, stack_steps
 from problems.samplers import Sampler
 
 from ..algorithms import streams
 from ..registry import get, validate
-from .compiled import compiled_step
+from .blocks import layout_of, run_segment, structure
 from .memory import retain_freed_memory
 from .rules import make_rule
 
 BLOWUP = 1e12
+BLOCK_VALUES = 1 << 20  # samples are drawn for blocks of steps of about this many values per stream
+
+
+def block_steps(G: int, d: int) -> int:
+    """K, the steps per block of drawn samples for G sample rows in dimension d: a function of (G, d)
+    only, so runs of any horizon see the same samples at the same step."""
+    return max(1, min(256, BLOCK_VALUES // (G * d)))
 METRICS = ("f_gap", "grad_sq", "dist_sq", "grad_sq_avg", "grad_sq_min")
 
 
@@ -95,10 +104,13 @@ def run(algorithm: str, problem, sampler: Sampler, hp: Optional[dict] = None, *,
     every sample this call draws. groups: (R,) ints; runs with the same group share their samples
     (common random numbers across a grid). samples: pre-drawn {stream: [Sample per step]} replayed
     instead of drawing (tests). running: also evaluate ||grad f(x_t)||^2 every step for the
-    running average/minimum (one full gradient per step). compile: run the rule's step through
-    ``torch.compile`` (``compiled.compiled_step``: fuses its element-wise passes; agrees with the
-    eager step to round-off, not bit for bit; the first call of each configuration pays the
-    compilation, seconds).
+    running average/minimum (one full gradient per step). compile: run the steps between
+    checkpoints as one compiled loop (``blocks``: torch.compile of a while_loop, 5-15x fewer seconds
+    per step at small R; agrees with the eager loop to round-off, not bit for bit; the first call of
+    each structure compiles, 2-8 s; a trajectory is recorded by the eager loop only).
+
+    Samples are drawn for blocks of K = ``block_steps(G, d)`` steps at once (G sample rows: R, or
+    the number of groups), stream by stream in the order S, S2, V, Z, by both loops alike.
     """
     get(algorithm)
     retain_freed_memory()
@@ -120,35 +132,39 @@ def run(algorithm: str, problem, sampler: Sampler, hp: Optional[dict] = None, *,
     x = x.expand(R, d).clone()
     T_run = torch.as_tensor(T_arr, device=device).expand(R)
     rule = make_rule(algorithm, problem, hp, R, d, like)
-    step = compiled_step(rule) if compile else rule.step
     names = streams(algorithm, hp)
     val_problem = getattr(problem, "val", None) or problem
     gen = stream(seed, device)
     G = R if groups is None else int(np.max(groups)) + 1
     rows = None if groups is None else torch.as_tensor(np.asarray(groups), device=device)
 
-    def draw(t: int) -> dict:
+    K = block_steps(G, d)
+
+    def draw_block(t0: int) -> dict:
+        """Samples of steps t0 <= t < t0 + K: {stream: Sample with a leading step axis (K, R, ...)}."""
         if samples is not None:
-            return {k: samples[k][t].to(device, dtype) for k in names}
+            steps = range(t0, min(t0 + K, T_max))
+            return {k: stack_steps([samples[k][t].to(device, dtype) for t in steps]) for k in names}
         out = {}
         for k in names:
             if k == "Z":
-                s = _rademacher(G, d, gen, dtype)
+                s = _rademacher(K * G, d, gen, dtype)
             elif k == "V":
-                s = (val_sampler or sampler).draw(val_problem, G, gen, dtype)
+                s = (val_sampler or sampler).draw(val_problem, K * G, gen, dtype)
             else:
-                s = sampler.draw(problem, G, gen, dtype)
-            out[k] = s if rows is None else s.take(rows)
+                s = sampler.draw(problem, K * G, gen, dtype)
+            s = s.unflatten(K, G)
+            out[k] = s if rows is None else s.take_runs(rows)
         return out
 
     ckpts = np.unique(np.clip(log_checkpoints(T_max) if checkpoints is None else np.asarray(checkpoints), 0, T_max))
     ckpt_set = set(ckpts.tolist())
     f_inf = problem.f_inf if problem.f_inf is not None else 0.0
-    diverged = torch.zeros(R, dtype=torch.bool, device=device)
-    div_at = torch.full((R,), -1, dtype=torch.long, device=device)
-    gsum = torch.zeros(R, dtype=dtype, device=device)
-    gmin = torch.full((R,), float("inf"), dtype=dtype, device=device)
-    tail = torch.zeros(R, dtype=dtype, device=device)
+    c = {"x": x, "diverged": torch.zeros(R, dtype=torch.bool, device=device),
+         "div_at": torch.full((R,), -1, dtype=torch.long, device=device),
+         "gsum": torch.zeros(R, dtype=dtype, device=device),
+         "gmin": torch.full((R,), float("inf"), dtype=dtype, device=device),
+         "tail": torch.zeros(R, dtype=dtype, device=device)}  # what the loop carries
     tail_start = torch.div(T_run, 2, rounding_mode="floor")
     extras = {k: torch.full((R,), float("nan"), dtype=dtype, device=device) for k in rule.extras}
     extras.update({k: v.clone() for k, v in rule.out.items()})
@@ -156,55 +172,90 @@ def run(algorithm: str, problem, sampler: Sampler, hp: Optional[dict] = None, *,
     traj = [x.clone()] if trajectory else None
     ext_traj = {k: [] for k in extras} if trajectory else {}
 
-    def snapshot(t: int, gsq: torch.Tensor):
+    def snapshot(t: int):
+        x = c["x"]
+        gsq = (problem.grad(x) ** 2).sum(-1)
         vals = {"f_gap": problem.f(x) - f_inf, "grad_sq": gsq, "dist_sq": problem.dist_sq(x),
-                "grad_sq_avg": gsum / torch.clamp(torch.minimum(T_run, torch.tensor(t, device=device)), min=1)
+                "grad_sq_avg": c["gsum"] / torch.clamp(torch.minimum(T_run, torch.tensor(t, device=device)), min=1)
                 if t > 0 else torch.full_like(gsq, float("nan")),
-                "grad_sq_min": torch.minimum(gmin, gsq), **extras}
+                "grad_sq_min": torch.minimum(c["gmin"], gsq), **extras}
         for k, v in vals.items():
-            rec[k].append(torch.where(diverged, float("nan"), v).cpu().numpy())
+            rec[k].append(torch.where(c["diverged"], float("nan"), v).cpu().numpy())
 
-    # CPU fast path (bit-identical): while every run shares one horizon and none has diverged, all runs
-    # are active, so one global check -blowup <= min x, max x <= blowup (False for NaN/inf when blowup
-    # is finite) replaces the isfinite test and the per-step torch.where masks; the first flagged run
-    # falls back to the masks (vector_norm(ord=inf) would be 7x slower than this min/max on CPU).
-    fast = device.type == "cpu" and bool((T_run == T_max).all()) and np.isfinite(blowup)
-    for t in range(T_max + 1):
-        gsq = (problem.grad(x) ** 2).sum(-1) if (running or t in ckpt_set or t == T_max) else None
-        if t in ckpt_set:
-            snapshot(t, gsq)
-        if t == T_max:
-            break
-        if running or not fast:
-            active = (t < T_run) & ~diverged
-        if running:
-            gsum = torch.where(active, gsum + gsq, gsum)
-            gmin = torch.where(active, torch.minimum(gmin, gsq), gmin)
-            tail = torch.where(active & (t >= tail_start), tail + gsq, tail)
-        x_new = step(x, t, draw(t))
-        if fast:
-            lo, hi = torch.aminmax(x_new)  # one pass over all runs; NaN propagates to both
-            if bool((hi <= blowup) & (lo >= -blowup)):
-                x = x_new
-                extras.update(rule.out)
-                if trajectory:
-                    traj.append(x.clone())
-                    for k in extras:
-                        ext_traj[k].append(extras[k].cpu().numpy())
-                continue
-            fast = False
-            active = (t < T_run) & ~diverged
-        bad = active & ~(torch.isfinite(x_new).all(-1) & (x_new.abs().amax(-1) <= blowup))
-        div_at = torch.where(bad, t, div_at)
-        diverged = diverged | bad
-        keep = (active & ~bad)[:, None]
-        x = torch.where(keep, x_new, x)
-        for k, v in rule.out.items():
-            extras[k] = torch.where(keep[:, 0], v, extras[k])
-        if trajectory:
-            traj.append(x.clone())
-            for k in extras:
-                ext_traj[k].append(extras[k].cpu().numpy())
+    if compile and not trajectory:
+        problem.refresh_cache(x)
+        val_problem.refresh_cache(x)
+        layout = (tuple(rule.state), tuple(extras))
+        as_t = functools.partial(torch.tensor, dtype=torch.long, device=device)
+        t, block, base = 0, None, 0
+        while True:
+            if t in ckpt_set:
+                snapshot(t)
+            if t == T_max:
+                break
+            if t % K == 0:
+                block, base = draw_block(t), t
+                fields = tuple((k, layout_of(v)) for k, v in block.items())
+                flat = tuple(getattr(v, f) for k, v in block.items() for f in layout_of(v))
+            t1 = min(base + K, T_max, int(ckpts[np.searchsorted(ckpts, t, side="right")]) if t < ckpts[-1] else T_max)
+            key = structure(rule, problem, val_problem, fields, running, c["x"], K)
+            out = run_segment(key, rule, problem, fields, layout, running, blowup, as_t(t), as_t(t1), as_t(base), c["x"],
+                      tuple(rule.state.values()), tuple(extras.values()), c["diverged"], c["div_at"], c["gsum"],
+                      c["gmin"], c["tail"], T_run, tail_start, flat)
+            ns, ne = len(layout[0]), len(layout[1])
+            c["x"] = out[1]
+            rule.state.update(zip(layout[0], out[2:2 + ns]))
+            extras.update(zip(layout[1], out[2 + ns:2 + ns + ne]))
+            c.update(zip(("diverged", "div_at", "gsum", "gmin", "tail"), out[2 + ns + ne:]))
+            t = t1
+    else:
+        # CPU fast path (bit-identical): while every run shares one horizon and none has diverged, all
+        # runs are active, so one global check -blowup <= min x, max x <= blowup (False for NaN/inf when
+        # blowup is finite) replaces the isfinite test and the per-step torch.where masks; the first
+        # flagged run falls back to the masks (vector_norm(ord=inf) would be 7x slower on CPU).
+        fast = device.type == "cpu" and bool((T_run == T_max).all()) and np.isfinite(blowup)
+        x, diverged, div_at, gsum, gmin, tail = (c[k] for k in ("x", "diverged", "div_at", "gsum", "gmin", "tail"))
+        for t in range(T_max + 1):
+            if t in ckpt_set:
+                c.update(x=x, diverged=diverged, gsum=gsum, gmin=gmin)
+                snapshot(t)
+            if t == T_max:
+                break
+            if running or not fast:
+                active = (t < T_run) & ~diverged
+            if running:
+                gsq = (problem.grad(x) ** 2).sum(-1)
+                gsum = torch.where(active, gsum + gsq, gsum)
+                gmin = torch.where(active, torch.minimum(gmin, gsq), gmin)
+                tail = torch.where(active & (t >= tail_start), tail + gsq, tail)
+            if t % K == 0:
+                block, base = draw_block(t), t
+            x_new = rule.step(x, t, {k: v.step(t - base) for k, v in block.items()})
+            if fast:
+                lo, hi = torch.aminmax(x_new)  # one pass over all runs; NaN propagates to both
+                if bool((hi <= blowup) & (lo >= -blowup)):
+                    x = x_new
+                    extras.update(rule.out)
+                    if trajectory:
+                        traj.append(x.clone())
+                        for k in extras:
+                            ext_traj[k].append(extras[k].cpu().numpy())
+                    continue
+                fast = False
+                active = (t < T_run) & ~diverged
+            bad = active & ~(torch.isfinite(x_new).all(-1) & (x_new.abs().amax(-1) <= blowup))
+            div_at = torch.where(bad, t, div_at)
+            diverged = diverged | bad
+            keep = (active & ~bad)[:, None]
+            x = torch.where(keep, x_new, x)
+            for k, v in rule.out.items():
+                extras[k] = torch.where(keep[:, 0], v, extras[k])
+            if trajectory:
+                traj.append(x.clone())
+                for k in extras:
+                    ext_traj[k].append(extras[k].cpu().numpy())
+        c.update(x=x, diverged=diverged, div_at=div_at, gsum=gsum, gmin=gmin, tail=tail)
+    x, diverged, div_at, gsum, gmin, tail = (c[k] for k in ("x", "diverged", "div_at", "gsum", "gmin", "tail"))
 
     gsq_final = (problem.grad(x) ** 2).sum(-1)
     Tf = T_run.to(dtype)

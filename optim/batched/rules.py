@@ -107,11 +107,12 @@ class SAMFamily(Rule):
         elif perturb and perturb.startswith("lightsam"):
             self.extras = ("eff_radius",)
 
-    def perturbation(self, x: torch.Tensor, s: torch.Tensor, t: int):
+    def perturbation(self, x: torch.Tensor, s: torch.Tensor, t: int, st: dict | None = None):
         """The perturbation e from the ascent gradient s as a pair (c: (R, 1), v: (R, d)), e = c * v,
-        so that x + e is one fused pass. Exact reductions hold bit for bit: lam = 1 gives SAM's c
-        = rho * inv_norm(s), lam = 0 USAM's c = rho, ASAM's identity operator SAM's pair."""
-        p, st = self.perturb, self.state
+        so that x + e is one fused pass; ``st`` is the state it updates. Exact reductions hold bit for
+        bit: lam = 1 gives SAM's c = rho * inv_norm(s), lam = 0 USAM's c = rho, ASAM's identity
+        operator SAM's pair."""
+        p, st = self.perturb, self.state if st is None else st
         rho = self.val("rho", t)
         if p == "sam":
             return rho * inv_norm(s, self.norm_eps), s
@@ -135,8 +136,12 @@ class SAMFamily(Rule):
         v = st["r"] if self.opts["perturb_with"] == "momentum" else s
         return rho, v * st["u"].rsqrt()
 
-    def descend(self, x: torch.Tensor, g: torch.Tensor, t: int) -> torch.Tensor:
-        dsc, st = self.descent, self.state
+    def descend(self, x: torch.Tensor, g: torch.Tensor, t: int, st: dict | None = None,
+                out: dict | None = None) -> torch.Tensor:
+        """The base rule's move of x along the (perturbed) gradient g, updating ``st``; AdaSAM's step
+        extremes go to ``out``."""
+        dsc = self.descent
+        st, out = self.state if st is None else st, self.out if out is None else out
         lr = self.val("lr", t)
         if dsc == "sgd":
             return torch.addcmul(x, lr, g, value=-1)  # x - lr g in one pass
@@ -150,8 +155,8 @@ class SAMFamily(Rule):
             st["vhat"] = torch.maximum(st["vhat"], st["v"])
             inv = self.inv_denominator(st["vhat"])
             if "step_min" in self.extras:  # min_j lr inv_j = lr min_j inv_j exactly (rounding is monotone)
-                self.out["step_min"] = lr[:, 0] * inv.amin(-1)
-                self.out["step_max"] = lr[:, 0] * inv.amax(-1)
+                out["step_min"] = lr[:, 0] * inv.amin(-1)
+                out["step_max"] = lr[:, 0] * inv.amax(-1)
             return torch.addcmul(x, lr * st["m"], inv, value=-1)
         m, v = st["m"], st["v"]
         if self.opts.get("bias_correction"):
@@ -167,15 +172,19 @@ class SAMFamily(Rule):
             return (v.sqrt() + self.eps_add).reciprocal()
         return v.rsqrt()
 
-    def step(self, x: torch.Tensor, t: int, S: dict) -> torch.Tensor:
+    def step(self, x: torch.Tensor, t, S: dict, state: dict | None = None, out: dict | None = None) -> torch.Tensor:
+        """x_{t+1} from x: (R, d) and step t's samples S; the state and extras are updated in ``state``
+        and ``out`` (default: the rule's own; the compiled engine passes the loop's)."""
+        st = self.state if state is None else state
+        out = self.out if out is None else out
         grad = self.problem.stoch_grad
         if self.perturb is None:
-            return self.descend(x, grad(x, S["S"]), t)
-        c, v = self.perturbation(x, grad(x, S["S"]), t)
+            return self.descend(x, grad(x, S["S"]), t, st, out)
+        c, v = self.perturbation(x, grad(x, S["S"]), t, st)
         if self.extras == ("eff_radius",):  # ||e|| = c ||v|| (c >= 0)
-            self.out["eff_radius"] = (c * torch.linalg.vector_norm(v, dim=-1, keepdim=True))[:, 0]
+            out["eff_radius"] = (c * torch.linalg.vector_norm(v, dim=-1, keepdim=True))[:, 0]
         g = grad(torch.addcmul(x, c, v), S.get("S2", S["S"]))  # at x + e
-        return self.descend(x, g, t)
+        return self.descend(x, g, t, st, out)
 
 
 class LETS(Rule):
@@ -225,8 +234,8 @@ class LETS(Rule):
             Hn = z * P.stoch_hvp(w, z, S["S"]) * n
         return (delta * (dgrad * (-lr * Hn)).sum(-1))[:, None]
 
-    def update_rho(self, hg, t):
-        st, beta = self.state, self.hp["beta"]
+    def update_rho(self, hg, t, st: dict, out: dict):
+        beta = self.hp["beta"]
         c = self.opts["rho_constraint"]
         if c == "softplus":
             st["theta"] = st["theta"] - beta * hg * torch.sigmoid(st["theta"])
@@ -240,15 +249,18 @@ class LETS(Rule):
             if c == "softplus":
                 st["theta"] = torch.log(torch.expm1(rho))
         st["rho"] = rho
-        self.out["rho"] = rho[:, 0]
+        out["rho"] = rho[:, 0]
 
-    def step(self, x, t, S):
+    def step(self, x, t, S, state: dict | None = None, out: dict | None = None):
+        """x_{t+1} and the new radius (in ``state`` and ``out``, default the rule's own)."""
+        st = self.state if state is None else state
+        out = self.out if out is None else out
         lr = self.val("lr", t)
         kv = self.direction(x, self.problem.stoch_grad(x, S["S"]))
-        w, g, x1 = self.lower(x, kv, self.state["rho"], lr, S)
-        self.update_rho(self.hypergrad(w, g, kv[0] * kv[1], x1, lr, S), t)
+        w, g, x1 = self.lower(x, kv, st["rho"], lr, S)
+        self.update_rho(self.hypergrad(w, g, kv[0] * kv[1], x1, lr, S), t, st, out)
         if self.opts["order"] == "upper_first":
-            _, _, x1 = self.lower(x, kv, self.state["rho"], lr, S)
+            _, _, x1 = self.lower(x, kv, st["rho"], lr, S)
         return x1
 
 

@@ -98,7 +98,7 @@ def run_batch(ctx: Context, claim: str, algorithm: str, problem, sampler, points
     seed = ctx.derive_seed(claim, problem_name, algorithm, label)
     trace = engine_run(algorithm, problem, sampler, hp, T=T, R=len(T), seed=seed, device=ctx.device,
                        dtype=ctx.dtype, checkpoints=checkpoints, val_sampler=val_sampler, groups=groups,
-                       trajectory=trajectory)
+                       trajectory=trajectory, compile=ctx.compile)
     names = algo_labels or [algorithm] * len(points)
     meta = pd.DataFrame({
         "claim": claim, "algorithm": np.repeat(names, K), "problem": problem_name, "sampler": sampler_name,

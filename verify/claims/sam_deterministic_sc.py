@@ -113,7 +113,8 @@ def run(ctx: Context):
         R = len(rhos) * K
         hp = {"lr": Schedule("inv_t", np.full(R, 1.0 / mu), t0=2.0), "rho": np.repeat(rhos, K)}
         tr = engine_run("sam", problem, FullBatch(), hp, T=T, R=R, x0=x0, seed=ctx.derive_seed(ID, mu, "decay"),
-                        device=ctx.device, dtype=ctx.dtype, checkpoints=ck, groups=np.tile(np.arange(K), len(rhos)))
+                        device=ctx.device, dtype=ctx.dtype, checkpoints=ck, groups=np.tile(np.arange(K), len(rhos)),
+                        compile=ctx.compile)
         meta = pd.DataFrame({"claim": ID, "algorithm": "sam", "problem": f"quadratic_1d(mu={mu:g})",
                              "sampler": "full_batch", "point": np.repeat(labels, K),
                              "params": np.repeat([json.dumps({"lr": {"schedule": "inv_t", "c": 1.0 / mu, "t0": 2.0},
@@ -133,7 +134,8 @@ def run(ctx: Context):
         Rc = len(pts) * K
         hpc = {"lr": np.repeat([em / mu for em, _ in pts], K), "rho": np.repeat([r for _, r in pts], K)}
         trc = engine_run("sam", problem, FullBatch(), hpc, T=Tc, R=Rc, x0=x0, seed=ctx.derive_seed(ID, mu, "const"),
-                         device=ctx.device, dtype=ctx.dtype, checkpoints=ckc, groups=np.tile(np.arange(K), len(pts)))
+                         device=ctx.device, dtype=ctx.dtype, checkpoints=ckc, groups=np.tile(np.arange(K), len(pts)),
+                         compile=ctx.compile)
         metac = pd.DataFrame({"claim": ID, "algorithm": np.repeat(["sam" if r > 0 else "sgd" for _, r in pts], K),
                               "problem": f"quadratic_1d(mu={mu:g})", "sampler": "full_batch",
                               "point": np.repeat(labc, K),
