@@ -43,12 +43,13 @@ temporaries (s, e, x + e, g, x_new, the noise sample) add about 5-7 (R, d) tenso
     lightsam1    x                          8                     u, v (+16/d)
     lets_sam     x                          8                     rho (+8/d)
 
-With ``--compile`` every row also times ``run(..., compile=True)`` (torch.compile of the rule's step;
-the sampling and the bookkeeping stay eager): ``speedup_vs_per_run_loop_compiled``,
-``roofline_fraction_compiled`` and ``compile_first_call_s`` (the warm-up call, which compiles, unless
-torch's on-disk cache already holds the kernels).
+The engine is timed both ways: ``run(..., compile=True)``, the compiled loop between checkpoints that
+``verify`` runs (``optim.batched.blocks``; the row's ``steps_per_s_engine``, ``speedup_vs_*``,
+``roofline_fraction``, ``physical_limit_fraction``), and the eager loop (``*_eager`` columns).
+``compile_first_call_s`` is the compiled warm-up call, which compiles unless inductor's on-disk cache
+already holds the kernels.
 
-CLI: python benchmarks/throughput.py [--quick] [--compile] [--device cpu|cuda] [--threads N] [--out PATH]
+CLI: python benchmarks/throughput.py [--quick] [--device cpu|cuda] [--threads N] [--out PATH]
 """
 from __future__ import annotations
 
@@ -412,30 +413,31 @@ def device_name(device):
 
 
 def plot(results, path: Path):
-    """Speedup against R, one panel per d; a second row for run(compile=True) when it was timed."""
+    """Speedup against R, one panel per d: against the per-run loop (compiled and eager engine) and,
+    when JAX ran, against JAX."""
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
     ds = sorted({r["d"] for r in results})
-    keys = [("speedup_vs_per_run_loop", "eager")]
-    if "speedup_vs_per_run_loop_compiled" in results[0]:
-        keys.append(("speedup_vs_per_run_loop_compiled", "compile=True"))
+    keys = [("speedup_vs_per_run_loop", "compiled, vs per-run loop"), ("speedup_vs_per_run_loop_eager", "eager, vs per-run loop")]
+    if any(r.get("speedup_vs_jax") for r in results):
+        keys.append(("speedup_vs_jax", "compiled, vs JAX"))
     fig, axes = plt.subplots(len(keys), len(ds), figsize=(4.2 * len(ds), 3.6 * len(keys)), squeeze=False,
-                             sharey=True)
+                             sharey="row")
     for (key, mode), row_axes in zip(keys, axes):
         for ax, d in zip(row_axes, ds):
             for (algo, prob), ls in [((a, p), "-" if p == "quadratic" else "--")
                                      for a in ALGOS for p in ("quadratic", "ridge")]:
-                rows = sorted((r for r in results if r["d"] == d and r["algorithm"] == algo and r["problem"] == prob),
-                              key=lambda r: r["R"])
+                rows = sorted((r for r in results if r["d"] == d and r["algorithm"] == algo and r["problem"] == prob
+                               and r.get(key) is not None), key=lambda r: r["R"])
                 if rows:
                     ax.loglog([r["R"] for r in rows], [r[key] for r in rows], ls, marker="o",
                               ms=3, label=f"{algo} ({prob})", color=f"C{ALGOS.index(algo)}")
             ax.axhline(1.0, color="grey", lw=0.8)
-            ax.set_title(f"d = {d}, {mode}")
+            ax.set_title(f"d = {d}, {mode}", fontsize=9)
             ax.set_xlabel("runs R")
             ax.grid(True, which="both", lw=0.3)
-        row_axes[0].set_ylabel("speedup vs per-run loop")
+        row_axes[0].set_ylabel("speedup")
     axes[0][-1].legend(fontsize=6)
     fig.tight_layout()
     fig.savefig(path.with_suffix(".png"), dpi=150)
@@ -448,8 +450,6 @@ def main(argv=None):
     ap.add_argument("--quick", action="store_true", help="small grid (under 3 minutes on 2 cores)")
     ap.add_argument("--device", default="cpu", choices=("cpu", "cuda"))
     ap.add_argument("--threads", type=int, default=None, help="torch intra-op threads (default: torch's)")
-    ap.add_argument("--compile", action="store_true",
-                    help="also time run(compile=True) (torch.compile of the step) in every row")
     ap.add_argument("--out", default="benchmarks/results/throughput.json",
                     help="a .json file, or a directory to write throughput.json (+ .png/.pdf) into")
     args = ap.parse_args(argv)
@@ -463,7 +463,7 @@ def main(argv=None):
     if args.threads:
         torch.set_num_threads(args.threads)
     if args.quick:
-        Rs, ds, algos, reps = (16, 64, 256, 1024), (10, 100), ALGOS, 3
+        Rs, ds, algos, reps = (16, 256, 1024), (10, 100), ALGOS, 3
         T_of = lambda R, d: 200  # noqa: E731
         T_base = 100
     else:
@@ -495,8 +495,10 @@ def main(argv=None):
                 baselines[(algo, prob, d)] = bt
                 for R in Rs:
                     T = T_of(R, d)
-                    med, ts, peak, ndiv, _ = time_engine(algo, problem, sampler, hp, R, T, reps, device)
-                    eng = R * T / med
+                    emed, ets, peak, ndiv, _ = time_engine(algo, problem, sampler, hp, R, T, reps, device)
+                    med, ts, _, cdiv, first = time_engine(algo, problem, sampler, hp, R, T, reps, device, True)
+                    ndiv = max(ndiv, cdiv)
+                    eng, eager = R * T / med, R * T / emed
                     gflops = oracle_flops(algo, prob, R, d) * T / med / 1e9
                     row = dict(algorithm=algo, problem=prob, R=R, d=d, T=T,
                                steps_per_s_engine=eng, steps_per_s_baseline=1.0 / bt,
@@ -507,20 +509,17 @@ def main(argv=None):
                                process_max_rss_bytes=resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024,
                                state_bytes_per_run_per_coord=state_bytes(algo, problem, sampler, R, d, device),
                                engine_times_s=ts, baseline_s_per_step=base_ts, n_diverged=ndiv,
+                               steps_per_s_engine_eager=eager, speedup_vs_per_run_loop_eager=eager * bt,
+                               engine_times_s_eager=ets, compile_first_call_s=first,
                                baseline_autograd_steps_per_s=None if ag is None else 1.0 / ag,
                                baseline_runs_measured=BASE_RUNS, baseline_T=T_base)
                     limit_s = oracle_flops(algo, prob, R, d) / (roof[R] * 1e9) + draw_s[R]
                     row.update(sample_s_per_step=draw_s[R], limit_s_per_step=limit_s,
                                physical_limit_fraction=limit_s / (med / T),
+                               physical_limit_fraction_eager=limit_s / (emed / T),
                                **contender_rows(algo, prob, problem, sampler, hp, R, T, reps, eng, use_jax))
-                    if args.compile:
-                        cmed, cts, _, cdiv, first = time_engine(algo, problem, sampler, hp, R, T, reps, device, True)
-                        ceng = R * T / cmed
-                        row.update(speedup_vs_per_run_loop_compiled=ceng * bt,
-                                   roofline_fraction_compiled=oracle_flops(algo, prob, R, d) * T / cmed / 1e9 / roof[R],
-                                   engine_times_s_compiled=cts, compile_first_call_s=first)
-                        ndiv = max(ndiv, cdiv)
-                        row["n_diverged"] = ndiv
+                    if row.get("steps_per_s_jax"):
+                        row["speedup_vs_jax_eager"] = eager / row["steps_per_s_jax"]
                     results.append(row)
                     if ndiv:
                         print(f"warning: {ndiv} of {R} engine runs diverged: this row times the fallback path",
@@ -531,18 +530,18 @@ def main(argv=None):
                           f"{gflops:7.3f} GF/s roof {gflops / roof[R]:5.1%} peak {peak / 2**20:7.1f} MiB"
                           + (f" vs JAX {row['speedup_vs_jax']:5.2f}x vs plain {row['speedup_vs_plain_batched']:5.2f}x"
                              if row.get("speedup_vs_jax") else "")
-                          + (f" compiled {row['speedup_vs_per_run_loop_compiled']:8.1f}x "
-                             f"(first call {row['compile_first_call_s']:.1f} s)" if args.compile else ""), flush=True)
+                          + f" eager {eager * bt:8.1f}x (compile {first:.1f} s)", flush=True)
     meta = dict(torch_version=torch.__version__, device=str(device), device_name=device_name(device),
                 threads=torch.get_num_threads(), cpu_count=os.cpu_count(), dtype=str(DTYPE),
                 date=datetime.datetime.now().isoformat(timespec="seconds"), python=platform.python_version(),
-                quick=args.quick, compiled=args.compile, loadavg_start=load0, loadavg_end=os.getloadavg(),
+                quick=args.quick, loadavg_start=load0, loadavg_end=os.getloadavg(),
                 wall_s=time.perf_counter() - start,
                 baseline_note=(f"per-run loop (torch.optim.Optimizer two-step SAM, analytic torch gradient) "
                                f"measured on {BASE_RUNS} runs of baseline_T steps, median of 5 (all 5 in "
                                "baseline_s_per_step), scaled linearly in R"),
-                engine_note="optim.batched.run(running=False, checkpoints=[0, T]); its samples are drawn inside "
-                            "the timed call (CPU: problems.rng NumPy SFC64 stream; GPU: torch's generator)",
+                engine_note="optim.batched.run(running=False, checkpoints=[0, T], compile=True) (verify's path; "
+                            "*_eager: compile=False); its samples are drawn inside the timed call (CPU: "
+                            "problems.rng NumPy SFC64 stream; GPU: torch's generator)",
                 flops_note="oracle flops only: quadratic 2Rd^2 per grad/f/hvp (SAM family 2, LETS 7 per "
                            "step); ridge batch 1: 4Rd per grad/hvp, 2Rd per f (SAM family 2 grads, LETS 5 "
                            "grad/hvp + 2 f)",

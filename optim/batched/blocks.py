@@ -66,7 +66,10 @@ def _segment(rule, problem, names: tuple, layout: tuple, running: bool, blowup: 
         keep = active & ~bad
         x = torch.where(keep[:, None], x_new, x)
         new_ex = tuple(torch.where(keep, out[k_], ex[k_]) for k_ in extra_keys)
-        return (s + 1, x, *(st[k_] for k_ in state_keys), *new_ex, diverged, div_at, gsum, gmin, tail)
+        new = (*(st[k_] for k_ in state_keys), *new_ex, diverged, div_at, gsum, gmin, tail)
+        # while_loop rejects a carry returned as it came in (state a rule leaves alone, the sums when
+        # not running): such carries go back as copies
+        return (s + 1, x, *(v.clone() if v is old else v for v, old in zip(new, carry)))
 
     return while_loop(cond, body, (t, x, *state, *extras, diverged, div_at, gsum, gmin, tail))
 
