@@ -20,6 +20,8 @@ from pathlib import Path
 
 import pandas as pd
 
+from verify.results import atomic_write, atomic_write_text
+
 from . import figures as figs
 from .style import style_context
 from .tables import (
@@ -497,8 +499,8 @@ def build_report(directory, style: str = "default", strict: bool = False,
         "latex": directory / "verdicts.tex",
         "table_csv": directory / "verdict_table.csv",
     }
-    paths["html"].write_text(render_html(*args), encoding="utf-8")
-    paths["markdown"].write_text(render_markdown(*args), encoding="utf-8")
-    paths["latex"].write_text(table_to_latex(table), encoding="utf-8")
-    table.to_csv(paths["table_csv"], index=False)
+    atomic_write_text(paths["html"], render_html(*args))
+    atomic_write_text(paths["markdown"], render_markdown(*args))
+    atomic_write_text(paths["latex"], table_to_latex(table))
+    atomic_write(paths["table_csv"], lambda tmp: table.to_csv(tmp, index=False))
     return {**paths, "figures": fig_paths, "errors": errors}

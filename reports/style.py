@@ -26,6 +26,8 @@ import matplotlib as mpl
 from matplotlib.figure import Figure
 from matplotlib.ticker import LogFormatterSciNotation
 
+from verify.results import atomic_write
+
 # Okabe & Ito (2008), "Color universal design". Black first is the usual order;
 # we start with the coloured entries and keep black for theory lines.
 OKABE_ITO = {
@@ -283,6 +285,11 @@ def _stem_path(path_stem, suffix: str) -> Path:
     return p.parent / (p.name + suffix)
 
 
+def _savefig(fig: Figure, path: Path, dpi: int) -> None:
+    """fig.savefig, atomically: a killed report never leaves half an image."""
+    atomic_write(path, lambda tmp: fig.savefig(tmp, dpi=dpi))
+
+
 def save(fig: Figure, path_stem, dpi: int = DPI) -> list[Path]:
     """Write ``<stem>.pdf`` and ``<stem>.png`` (``dpi``); return both paths.
 
@@ -295,10 +302,10 @@ def save(fig: Figure, path_stem, dpi: int = DPI) -> list[Path]:
     try:
         # PNG first: drawing it runs the layout engine once; the PDF then reuses
         # those positions (layout is in figure-relative units, dpi-independent)
-        fig.savefig(out[1], dpi=dpi)
+        _savefig(fig, out[1], dpi)
         if engine is not None:
             fig.set_layout_engine("none")
-        fig.savefig(out[0], dpi=dpi)
+        _savefig(fig, out[0], dpi)
     except Exception:
         if not usetex_on():
             raise
@@ -306,7 +313,7 @@ def save(fig: Figure, path_stem, dpi: int = DPI) -> list[Path]:
             for t in fig.findobj(lambda a: hasattr(a, "set_usetex")):
                 t.set_usetex(False)
             for p in (out[1], out[0]):
-                fig.savefig(p, dpi=dpi)
+                _savefig(fig, p, dpi)
     finally:
         if engine is not None and fig.get_layout_engine() is not engine:
             try:

@@ -87,7 +87,7 @@ def normalise_results(df: pd.DataFrame) -> pd.DataFrame:
         d[c] = pd.to_numeric(d[c], errors="coerce").fillna(default).astype(np.int64)
     if "t" not in df.columns and "T" in df.columns:
         d["t"] = d["T"]
-    d["value"] = pd.to_numeric(d.get("value", np.nan), errors="coerce").astype(float)
+    d["value"] = pd.to_numeric(d["value"], errors="coerce").astype(float) if "value" in d.columns else np.nan
     if "diverged" not in d.columns:
         d["diverged"] = False
     d["diverged"] = _to_bool(d["diverged"])
@@ -114,14 +114,19 @@ def read_results(directory) -> pd.DataFrame:
 
 
 def _read_json(path: Path, default):
+    """The JSON in ``path`` (``default`` when it does not exist); ValueError naming the file when it is not JSON."""
     if not path.exists():
         return default
-    with open(path, encoding="utf-8") as fh:
-        return json.load(fh)
+    try:
+        with open(path, encoding="utf-8") as fh:
+            return json.load(fh)
+    except ValueError as e:  # JSONDecodeError, UnicodeDecodeError
+        raise ValueError(f"{path.name} is not UTF-8 JSON ({str(e).splitlines()[0][:80]})") from None
 
 
 def normalise_verdicts(verdicts) -> list[dict]:
-    """Accept ``{"claims": [...]}``, a bare list, or ``{claim_id: {...}}``."""
+    """Accept ``{"claims": [...]}``, a bare list, or ``{claim_id: {...}}``; anything else (a number,
+    a string, ``{"claims": 5}``) is a ValueError, one line."""
     if verdicts is None:
         return []
     if isinstance(verdicts, dict):
@@ -131,7 +136,10 @@ def normalise_verdicts(verdicts) -> list[dict]:
             claims = [dict(v, claim=v.get("claim", k)) for k, v in verdicts.items()
                       if isinstance(v, dict)]
     else:
-        claims = list(verdicts)
+        claims = verdicts
+    if not isinstance(claims, (list, tuple)):
+        raise ValueError(f"verdicts of type {type(claims).__name__}: expected {{\"claims\": [verdict, ...]}}, "
+                         "a list of verdicts or {claim id: verdict}")
     return [dict(c) for c in claims if isinstance(c, dict)]
 
 

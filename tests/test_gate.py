@@ -194,3 +194,19 @@ def test_family_wise_widening():
     far = {k: {**v, "numbers": {"x": {"value": 4.0, "ci_low": 3.0, "ci_high": 5.0}}} for k, v in base.items()}
     assert check.drift(base, near) == []
     assert len(check.drift(base, far)) == 50
+
+
+def test_eager_flag_turns_the_compiled_loop_off_and_is_part_of_the_cache_key():
+    """verify runs the engine's compiled loop unless --eager; the two loops agree to round-off only,
+    so a cached batch of one is never served to the other."""
+    from dataclasses import replace
+
+    from verify.cache import batch_key
+    from verify.cli import _context, _parser
+    from verify.executors import Batch
+    assert _context(_parser().parse_args(["rates"])).compile
+    assert not _context(_parser().parse_args(["rates", "--eager"])).compile
+    batch = Batch(claim="c", label="", index=0, algorithm="sam", problem=None, problem_name="p", sampler=None,
+                  hp={"lr": 0.1}, T=pd.Series([3]).to_numpy(), groups=pd.Series([0]).to_numpy(), seed=1,
+                  meta=pd.DataFrame({"seed": [0]}))
+    assert batch_key(batch) != batch_key(replace(batch, compile=False))

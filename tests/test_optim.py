@@ -418,6 +418,22 @@ BAD = [
     ("x0 wrong run count (engine, R given)", eng("sgd", x0=np.ones((3, 4)), R=2), r"disagree with R=2: sizes \[3\]"),
     ("x0 3-d (engine)", eng("sgd", x0=np.ones((2, 2, 4))), r"x0 has shape \(2, 2, 4\)"),
     ("x0 wrong length (reference)", ref("sgd", x0=np.ones(5)), r"x0 has shape \(5,\): expected \(4,\)"),
+    ("x0 NaN (engine)", eng("sgd", x0=np.array([1.0, np.nan, 1.0, 1.0])),
+     r"x0 has 1 non-finite entries in float64 \(the first is nan\): every entry must be finite"),
+    ("x0 inf in a batch (engine)", eng("sgd", x0=np.array([[1.0] * 4, [1.0, -np.inf, np.inf, 1.0]])),
+     r"x0 has 2 non-finite entries in float64 \(the first is -inf\)"),
+    ("x0 finite but inf in float32 (engine)", eng("sgd", x0=np.full(4, 1e300), dtype=torch.float32),
+     r"x0 has 4 non-finite entries in float32 \(the first is inf\)"),
+    ("x0 NaN (reference)", ref("sgd", x0=np.array([np.nan, 1.0, 1.0, 1.0])),
+     r"x0 has 1 non-finite entries \(the first is nan\): every entry must be finite"),
+    ("seed < 0 (engine)", eng("sgd", seed=-1), r"seed=-1 is not allowed: must be an integer in \[0, 2\*\*64\)"),
+    ("seed >= 2**64 (engine)", eng("sgd", seed=2 ** 64), r"seed=18446744073709551616 is not allowed"),
+    ("seed not an integer (engine)", eng("sgd", seed=1.5), r"seed=1\.5 is not allowed: must be an integer"),
+    ("seed a bool (engine)", eng("sgd", seed=True), r"seed=True is not allowed"),
+    ("device mps (engine)", eng("sgd", device="mps"), r"device='mps' is not allowed: must be 'cpu'"),
+    ("device meta (engine)", eng("sgd", device="meta"), r"device='meta' is not allowed: must be 'cpu'"),
+    ("device not a device (engine)", eng("sgd", device="gpu0"), r"device='gpu0' is not allowed: must be 'cpu'"),
+    ("cuda index past the GPUs (engine)", eng("sgd", device="cuda:64"), r"device='cuda:64' is not allowed: must be 'cpu'"),
     ("T length != R (engine, R given)", eng("sgd", T=[3, 3, 3], R=2), r"disagree with R=2"),
     ("groups length != R (engine, R given)", eng("sgd", groups=[0, 1, 2], R=2), r"disagree with R=2"),
     ("lambda schedule as lr", val("sgd", {"lr": Schedule("lambda_inv_t")}), r"lr=.* is not allowed"),
@@ -435,9 +451,17 @@ def test_bad_input_is_a_one_line_value_error(call, match):
 
 @pytest.mark.skipif(torch.cuda.is_available(), reason="CUDA is available here: the request is valid")
 def test_cuda_requested_without_cuda_is_a_one_line_value_error():
-    with pytest.raises(ValueError, match=r"device 'cuda' was requested but torch\.cuda\.is_available\(\) is False") as e:
+    with pytest.raises(ValueError, match=r"device='cuda' is not allowed: must be 'cpu' \(torch\.cuda\.is_available\(\) "
+                                         r"is False here\)") as e:
         run("sgd", Q, FullBatch(), None, T=3, device="cuda")
     one_line_error(e)
+
+
+def test_good_seeds_and_devices_are_accepted():
+    """The checks refuse only what the streams cannot take: NumPy integers, 2**64 - 1 and a torch.device pass."""
+    for seed in (np.int64(3), 2 ** 64 - 1):
+        assert run("sgd", Q, FullBatch(), None, T=2, x0=X0, seed=seed).n_diverged == 0
+    assert run("sgd", Q, FullBatch(), None, T=2, x0=X0, device=torch.device("cpu")).x.shape == (1, 4)
 
 
 def test_validate_fills_defaults_and_accepts_good_values():

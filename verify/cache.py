@@ -13,7 +13,6 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
-import os
 from functools import lru_cache
 from pathlib import Path
 from typing import Optional
@@ -21,6 +20,8 @@ from typing import Optional
 import numpy as np
 import pandas as pd
 import torch
+
+from .results import atomic_write, atomic_write_text
 
 ROOT = Path(__file__).resolve().parent.parent
 CODE_PATHS = ("optim", "problems", "verify/claims", "verify/sweep.py", "verify/results.py")
@@ -121,10 +122,5 @@ class BatchCache:
         """Write atomically (temporary file, then rename), the sidecar first, the table last."""
         self.dir.mkdir(parents=True, exist_ok=True)
         p = self.path(key)
-        tmp_json = p.with_suffix(f".json.tmp{os.getpid()}")
-        tmp_json.write_text(json.dumps(info, indent=1, default=str))
-        os.replace(tmp_json, p.with_suffix(".json"))
-        tmp = p.with_suffix(f".parquet.tmp{os.getpid()}")
-        rows.to_parquet(tmp, index=False)
-        os.replace(tmp, p)
-        return p
+        atomic_write_text(p.with_suffix(".json"), json.dumps(info, indent=1, default=str))
+        return atomic_write(p, lambda tmp: rows.to_parquet(tmp, index=False))

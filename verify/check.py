@@ -22,6 +22,8 @@ from pathlib import Path
 
 from scipy.stats import norm
 
+from .results import atomic_write_text
+
 BASELINE = Path(__file__).resolve().parent / "baseline.json"
 ROUND_OFF = 1e-9  # relative widening of every CI: deterministic claims have zero-width CIs, and another
 #                   machine's BLAS may change their values in the last digits without any real drift
@@ -112,4 +114,5 @@ def load(path: Path) -> dict:
 
 
 def save(path: Path, snap: dict) -> None:
-    Path(path).write_text(json.dumps({"claims": snap}, indent=1, sort_keys=True, default=float) + "\n")
+    """Write the baseline atomically: an interrupted --update-baseline leaves the old one intact."""
+    atomic_write_text(path, json.dumps({"claims": snap}, indent=1, sort_keys=True, default=float) + "\n")

@@ -5,7 +5,9 @@ import argparse
 import os
 import shutil
 import sys
+import tempfile
 import time
+import warnings
 from pathlib import Path
 
 import pandas as pd
@@ -13,15 +15,22 @@ import torch
 
 from .claim import Context
 from .registry import all_claims, claims_for
-from .results import provenance, write_results
+from .results import atomic_write_text, provenance, write_results
 
 
 class UsageError(Exception):
     """Bad input: printed as one line on stderr, exit code 2."""
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse, but a usage error is one line on stderr (argparse prints the whole usage first), exit code 2."""
+
+    def error(self, message: str):
+        self.exit(2, f"error: {self.prog}: {message} (see {self.prog} --help)\n")
+
+
 def _parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="python -m verify", description="Check SAM convergence theorems numerically.")
+    p = _Parser(prog="python -m verify", description="Check SAM convergence theorems numerically.")
     sub = p.add_subparsers(dest="cmd", required=True)
     sub.add_parser("list", help="claims, algorithms and problems with their status")
     r = sub.add_parser("rates", help="run claims and print verdicts")
@@ -128,6 +137,18 @@ def _check_out(out: str | None, overwrite: bool = False) -> Path:
         target = path / name
         shutil.rmtree(target) if target.is_dir() else target.unlink()
     return path
+
+
+def _check_writable(path: Path, flag: str) -> None:
+    """Refuse a file that could not be written (a directory in its place, its directory missing or
+    read-only) before minutes of claims run to fill it: a trial file is made beside it and removed."""
+    if path.is_dir():
+        raise UsageError(f"{flag} {path}: is a directory, not a file")
+    try:
+        with tempfile.TemporaryFile(dir=path.parent):
+            pass
+    except OSError as e:
+        raise UsageError(f"{flag} {path}: cannot be written ({e.strerror})") from None
 
 
 def _context(args) -> Context:
@@ -275,6 +296,8 @@ def cmd_power(args, argv) -> int:
     ctx = _context(args)
     if args.repeats < 1:
         raise UsageError(f"--repeats {args.repeats}: must be >= 1")
+    if args.record:
+        _check_writable(power.POWER_FILE, "--record")
     claims = _selected_claims(args)
     if not claims:
         return 0
@@ -300,8 +323,7 @@ def cmd_power(args, argv) -> int:
     paths = power.write(out, table, summary, per_claim, prov)
     from reports.power import power_figure, power_markdown
     paths["figure"] = power_figure(summary, out / "power")[1]
-    paths["markdown"] = out / "power.md"
-    paths["markdown"].write_text(power_markdown(summary, per_claim, args.repeats, grid))
+    paths["markdown"] = atomic_write_text(out / "power.md", power_markdown(summary, per_claim, args.repeats, grid))
     print(power.summary_table(summary))
     print("\n".join(f"{k}: {v}" for k, v in paths.items()))
     if args.record:
@@ -313,17 +335,26 @@ def cmd_power(args, argv) -> int:
 def cmd_report(args) -> int:
     d = Path(args.dir)
     if not d.is_dir():
-        raise UsageError(f"report {d}: no such directory")
+        raise UsageError(f"report {d}: {'not a directory' if d.exists() else 'no such directory'}")
     from reports import build_report, load_results
     try:
-        load_results(d)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # build_report loads the files again and warns then, once
+            load_results(d)
     except FileNotFoundError:
         raise UsageError(f"report {d}: no results.parquet, results.csv or verdicts.json in it "
                          "(a directory written by python -m verify rates)") from None
-    except (OSError, ValueError) as e:
+    except (OSError, ValueError, TypeError) as e:
         first = str(e).splitlines()[0][:120] if str(e) else ""
         raise UsageError(f"report {d}: its results files cannot be read ({type(e).__name__}: {first})") from None
-    written = build_report(d, style=args.style)
+    with warnings.catch_warnings(record=True) as caught:  # each shown as one line, before any error
+        try:
+            written = build_report(d, style=args.style)
+        except OSError as e:
+            raise UsageError(f"report {d}: cannot write {e.filename or 'the report'} ({e.strerror or e})") from None
+        finally:
+            for w in caught:
+                print(f"warning: {w.message}", file=sys.stderr)
     for k, v in written.items():
         print(f"{k}: {v}")
     return 0
@@ -338,12 +369,12 @@ def cmd_check(args) -> int:
         claims = claims_for(None, args.claim)
     except ValueError as e:
         raise UsageError(str(e)) from None
-    baseline = None
-    if not args.update_baseline:
-        try:
-            baseline = check.load(path)
-        except (FileNotFoundError, check.BadBaseline) as e:
-            raise UsageError(str(e)) from None
+    try:  # read (and for an update, writable) before the claims run, not after
+        baseline = check.load(path) if path.exists() or not args.update_baseline else {}
+    except (FileNotFoundError, check.BadBaseline) as e:
+        raise UsageError(str(e) + (": fix or delete it first" if args.update_baseline else "")) from None
+    if args.update_baseline:
+        _check_writable(path, "--baseline")
     if args.threads < 1:
         raise UsageError(f"--threads {args.threads}: must be >= 1")
     ctx = Context(quick=True, seeds=args.seeds, seed=args.seed, progress=sys.stderr.isatty(), threads=args.threads,
@@ -351,7 +382,7 @@ def cmd_check(args) -> int:
     _, verdicts = run_claims(claims, ctx)
     current = check.snapshot(verdicts)
     if args.update_baseline:
-        old = check.load(path) if path.exists() else {}
+        old = baseline
         if args.claim:
             current = {**old, **current}
         check.save(path, current)

@@ -29,6 +29,7 @@ import numpy as np
 import pandas as pd
 
 from .claim import Claim, Context
+from .results import atomic_write, atomic_write_text
 from .stats import wilson_interval
 
 POWER_FILE = Path(__file__).resolve().parent / "power.json"
@@ -133,13 +134,13 @@ def summary_table(summary: pd.DataFrame) -> str:
 
 def write(out: Path, table: pd.DataFrame, summary: pd.DataFrame, per_claim: dict, provenance: dict) -> dict:
     """Write the per-repeat table (power.parquet), the summary (power_summary.csv) and the per-claim
-    summary with provenance (power.json) into ``out``; return their paths."""
+    summary with provenance (power.json) into ``out``, each atomically; return their paths."""
     out = Path(out)
     paths = {"repeats": out / "power.parquet", "summary": out / "power_summary.csv", "power": out / "power.json"}
-    table.to_parquet(paths["repeats"], index=False)
-    summary.to_csv(paths["summary"], index=False)
-    paths["power"].write_text(json.dumps(nan_to_none({"claims": per_claim, "provenance": provenance}),
-                                         indent=1, default=str) + "\n")
+    atomic_write(paths["repeats"], lambda tmp: table.to_parquet(tmp, index=False))
+    atomic_write(paths["summary"], lambda tmp: summary.to_csv(tmp, index=False))
+    atomic_write_text(paths["power"], json.dumps(nan_to_none({"claims": per_claim, "provenance": provenance}),
+                                                 indent=1, default=str) + "\n")
     return paths
 
 
@@ -154,13 +155,13 @@ def load_power_file(path: Path = POWER_FILE) -> dict:
 
 def record(grid: str, command: str, repeats: int, seeds: int, claims: dict[str, dict],
            path: Path = POWER_FILE) -> None:
-    """Merge one grid's per-claim summary into the committed power file (other claims kept)."""
+    """Merge one grid's per-claim summary into the committed power file (other claims kept), atomically."""
     data = load_power_file(path)
     entry = data.get(grid, {"claims": {}})
     entry.update({"command": command, "repeats": repeats, "seeds": seeds})
     entry["claims"] = {**entry.get("claims", {}), **claims}
     data[grid] = entry
-    Path(path).write_text(json.dumps(nan_to_none(data), indent=1, sort_keys=True, default=float) + "\n")
+    atomic_write_text(path, json.dumps(nan_to_none(data), indent=1, sort_keys=True, default=float) + "\n")
 
 
 def error_rates(claim_id: str, grid: str, path: Path = POWER_FILE) -> dict | None:

@@ -13,7 +13,9 @@ import platform
 import subprocess
 import sys
 import time
+import uuid
 from pathlib import Path
+from typing import Callable
 
 import numpy as np
 import pandas as pd
@@ -44,22 +46,39 @@ def trace_rows(trace, meta: pd.DataFrame) -> pd.DataFrame:
     return out[COLUMNS]
 
 
+def atomic_write(path: Path | str, write: Callable[[Path], object]) -> Path:
+    """Write ``path`` by calling ``write(tmp)`` on a temporary file beside it (same directory and
+    suffix, so writers that go by the suffix still can), then renaming it over ``path`` (os.replace):
+    a kill or an error midway leaves the earlier file, or none, never half a file and no temporary."""
+    path = Path(path)
+    tmp = path.with_name(f".tmp-{os.getpid()}-{uuid.uuid4().hex[:8]}.{path.name}")
+    try:
+        write(tmp)
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    return path
+
+
+def atomic_write_text(path: Path | str, text: str) -> Path:
+    """``atomic_write`` of a text file (UTF-8)."""
+    return atomic_write(path, lambda tmp: tmp.write_text(text, encoding="utf-8"))
+
+
 def write_results(out_dir: Path, rows: pd.DataFrame, verdicts: list[dict], provenance: dict) -> dict[str, Path]:
-    """Write the three files; parquet when pyarrow imports, CSV otherwise."""
+    """Write the three files, each atomically; parquet when pyarrow imports, CSV otherwise."""
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     rows = rows[COLUMNS].reset_index(drop=True)
     try:
         import pyarrow  # noqa: F401
-        table = out_dir / "results.parquet"
-        rows.to_parquet(table, index=False)
+        table = atomic_write(out_dir / "results.parquet", lambda tmp: rows.to_parquet(tmp, index=False))
     except ImportError:
-        table = out_dir / "results.csv"
-        rows.to_csv(table, index=False)
-    vpath = out_dir / "verdicts.json"
-    vpath.write_text(json.dumps({"claims": verdicts}, indent=1, default=_json_default))
-    ppath = out_dir / "provenance.json"
-    ppath.write_text(json.dumps(provenance, indent=1, default=_json_default))
+        table = atomic_write(out_dir / "results.csv", lambda tmp: rows.to_csv(tmp, index=False))
+    verdicts_text = json.dumps({"claims": verdicts}, indent=1, default=_json_default)
+    vpath = atomic_write_text(out_dir / "verdicts.json", verdicts_text)
+    ppath = atomic_write_text(out_dir / "provenance.json", json.dumps(provenance, indent=1, default=_json_default))
     return {"results": table, "verdicts": vpath, "provenance": ppath}
 
 
@@ -139,7 +158,7 @@ def provenance(ctx, argv: list[str], started: float, claims: list[str]) -> dict:
             "scipy": scipy.__version__, "sympy": sympy.__version__, "torch": torch.__version__,
             "cuda": torch.version.cuda, "pandas": pd.__version__, "matplotlib": matplotlib.__version__,
             "platform": platform.platform(), "device": device, "device_name": name,
-            **machine(), "engine_threads": ctx.threads, "dtype": str(ctx.dtype).replace("torch.", ""),
+            **machine(), "engine_threads": ctx.threads, "engine_loop": "compiled" if ctx.compile else "eager", "dtype": str(ctx.dtype).replace("torch.", ""),
             "git_revision": git_revision(), "command": " ".join(argv), "global_seed": ctx.seed,
             "seeds_per_point": ctx.seeds, "grid": "quick" if ctx.quick else "full", "claims": claims,
             "wall_time_s": round(time.time() - started, 3),

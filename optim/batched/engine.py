@@ -92,6 +92,39 @@ def _batch_size(hp: dict, T, x0, groups, R: Optional[int] = None) -> int:
     return R if R is not None else (sizes.pop() if sizes else 1)
 
 
+def _check_device(device) -> torch.device:
+    """``device`` as a torch.device if the engine can run on it here: the CPU, or a CUDA GPU when
+    torch sees one (rather than torch's own error from deep inside the first tensor made there)."""
+    try:
+        dev = torch.device(device)
+    except (RuntimeError, TypeError, ValueError):
+        dev = None
+    n_gpus = torch.cuda.device_count() if torch.cuda.is_available() else 0
+    if dev is None or dev.type not in ("cpu", "cuda") or (dev.type == "cuda" and (dev.index or 0) >= n_gpus):
+        allowed = (f"'cpu' or 'cuda' (cuda:0 to cuda:{n_gpus - 1})" if n_gpus
+                   else "'cpu' (torch.cuda.is_available() is False here)")
+        raise ValueError(f"device={str(device)!r} is not allowed: must be {allowed}")
+    return dev
+
+
+def _check_seed(seed) -> int:
+    """``seed`` as an int if both streams take it (NumPy's SeedSequence: >= 0; torch's manual_seed:
+    < 2**64); a float or bool seed is refused rather than silently truncated."""
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or not 0 <= seed < 2 ** 64:
+        raise ValueError(f"seed={seed!r} is not allowed: must be an integer in [0, 2**64)")
+    return int(seed)
+
+
+def _check_finite_x0(x: torch.Tensor) -> None:
+    """A NaN or inf starting point is bad input, not a diverged run (which would look like a finding)."""
+    bad = ~torch.isfinite(x)
+    if bool(bad.any()):
+        first = x[bad][0].item()
+        dtype = str(x.dtype).replace("torch.", "")
+        raise ValueError(f"x0 has {int(bad.sum())} non-finite entries in {dtype} (the first is {first}): "
+                         "every entry must be finite")
+
+
 def run(algorithm: str, problem, sampler: Sampler, hp: Optional[dict] = None, *, T, R: Optional[int] = None,
         x0=None, seed: int = 0, device: str | torch.device = "cpu", dtype: torch.dtype = torch.float64,
         checkpoints: Optional[Sequence[int]] = None, val_sampler: Optional[Sampler] = None,
@@ -114,9 +147,8 @@ def run(algorithm: str, problem, sampler: Sampler, hp: Optional[dict] = None, *,
     """
     get(algorithm)
     retain_freed_memory()
-    device = torch.device(device)
-    if device.type == "cuda" and not torch.cuda.is_available():
-        raise ValueError("device 'cuda' was requested but torch.cuda.is_available() is False")
+    device = _check_device(device)
+    seed = _check_seed(seed)
     T_arr = np.atleast_1d(np.asarray(T))
     if T_arr.dtype.kind not in "iu" and not np.all(T_arr == np.round(T_arr)) or np.any(T_arr < 1):
         raise ValueError(f"T={T!r} is not allowed: horizons must be integers >= 1")
@@ -129,6 +161,7 @@ def run(algorithm: str, problem, sampler: Sampler, hp: Optional[dict] = None, *,
     x = torch.as_tensor(np.ones(d) if x0 is None else x0, dtype=dtype, device=device)
     if x.ndim not in (1, 2) or x.shape[-1] != d:
         raise ValueError(f"x0 has shape {tuple(x.shape)}: expected ({d},) or (R, {d})")
+    _check_finite_x0(x)
     x = x.expand(R, d).clone()
     T_run = torch.as_tensor(T_arr, device=device).expand(R)
     rule = make_rule(algorithm, problem, hp, R, d, like)

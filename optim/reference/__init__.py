@@ -49,6 +49,9 @@ def run_reference(name: str, problem, samples: dict, x0, T: int, hp: dict | None
     x0 = np.asarray(x0, dtype=np.float64)
     if x0.shape != (problem.d,):
         raise ValueError(f"x0 has shape {x0.shape}: expected ({problem.d},)")
+    if not np.isfinite(x0).all():
+        bad = x0[~np.isfinite(x0)]
+        raise ValueError(f"x0 has {bad.size} non-finite entries (the first is {bad[0]}): every entry must be finite")
     for stream in streams(name, hp):
         if len(samples.get(stream, ())) < T:
             raise ValueError(f"samples[{stream!r}] has {len(samples.get(stream, ()))} steps: {name} needs {int(T)}")
