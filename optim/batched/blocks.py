@@ -27,6 +27,8 @@ from torch._higher_order_ops.while_loop import while_loop
 
 from problems.sample import Sample
 
+from .bookkeeping import mask_diverged, running_sums
+
 FIELDS = ("idx", "w", "noise", "scale")
 
 
@@ -46,10 +48,7 @@ def _segment(rule, problem, names: tuple, layout: tuple, running: bool, blowup: 
         diverged, div_at, gsum, gmin, tail = carry[ns + ne:]
         active = (s < T_run) & ~diverged
         if running:
-            gsq = (problem.grad(x) ** 2).sum(-1)
-            gsum = torch.where(active, gsum + gsq, gsum)
-            gmin = torch.where(active, torch.minimum(gmin, gsq), gmin)
-            tail = torch.where(active & (s >= tail_start), tail + gsq, tail)
+            gsum, gmin, tail = running_sums(problem, x, s, active, tail_start, gsum, gmin, tail)
         row = (s - base).reshape(1)
         S, k = {}, 0
         for name, fields in names:
@@ -60,11 +59,7 @@ def _segment(rule, problem, names: tuple, layout: tuple, running: bool, blowup: 
             S[name] = Sample(**vals)
         out = dict(ex)
         x_new = rule.step(x, s, S, st, out)
-        bad = active & ~(torch.isfinite(x_new).all(-1) & (x_new.abs().amax(-1) <= blowup))
-        div_at = torch.where(bad, s, div_at)
-        diverged = diverged | bad
-        keep = active & ~bad
-        x = torch.where(keep[:, None], x_new, x)
+        x, keep, diverged, div_at = mask_diverged(x, x_new, s, active, blowup, diverged, div_at)
         new_ex = tuple(torch.where(keep, out[k_], ex[k_]) for k_ in extra_keys)
         new = (*(st[k_] for k_ in state_keys), *new_ex, diverged, div_at, gsum, gmin, tail)
         # while_loop rejects a carry returned as it came in (state a rule leaves alone, the sums when

@@ -24,6 +24,7 @@ from problems.samplers import Sampler
 from ..algorithms import streams
 from ..registry import get, validate
 from .blocks import layout_of, run_segment, structure
+from .bookkeeping import mask_diverged, running_sums
 from .memory import retain_freed_memory
 from .rules import make_rule
 
@@ -257,10 +258,7 @@ def run(algorithm: str, problem, sampler: Sampler, hp: Optional[dict] = None, *,
             if running or not fast:
                 active = (t < T_run) & ~diverged
             if running:
-                gsq = (problem.grad(x) ** 2).sum(-1)
-                gsum = torch.where(active, gsum + gsq, gsum)
-                gmin = torch.where(active, torch.minimum(gmin, gsq), gmin)
-                tail = torch.where(active & (t >= tail_start), tail + gsq, tail)
+                gsum, gmin, tail = running_sums(problem, x, t, active, tail_start, gsum, gmin, tail)
             if t % K == 0:
                 block, base = draw_block(t), t
             x_new = rule.step(x, t, {k: v.step(t - base) for k, v in block.items()})
@@ -276,13 +274,9 @@ def run(algorithm: str, problem, sampler: Sampler, hp: Optional[dict] = None, *,
                     continue
                 fast = False
                 active = (t < T_run) & ~diverged
-            bad = active & ~(torch.isfinite(x_new).all(-1) & (x_new.abs().amax(-1) <= blowup))
-            div_at = torch.where(bad, t, div_at)
-            diverged = diverged | bad
-            keep = (active & ~bad)[:, None]
-            x = torch.where(keep, x_new, x)
+            x, keep, diverged, div_at = mask_diverged(x, x_new, t, active, blowup, diverged, div_at)
             for k, v in rule.out.items():
-                extras[k] = torch.where(keep[:, 0], v, extras[k])
+                extras[k] = torch.where(keep, v, extras[k])
             if trajectory:
                 traj.append(x.clone())
                 for k in extras:
