@@ -255,8 +255,9 @@ def make_sampler(name: str, **kw) -> Sampler:
 
 def draw_steps(sampler: Sampler, problem: Problem, T: int, R: int, seed: int,
                device: str | torch.device = "cpu", dtype: torch.dtype = torch.float64) -> list[Sample]:
-    """T steps of batched samples for R runs from ``stream(seed, device)``, the stream the engine draws
-    from with the same seed (for replay in tests)."""
+    """T steps of batched samples for R runs from ``stream(seed, device)``, drawn one step at a time,
+    to replay into the engine (``run(samples=...)``) and the reference. The engine's own draws for a
+    seed come from the same stream a block of steps at a time, so they are other samples."""
     sampler.check(problem)
     gen = stream(seed, device)
     return [sampler.draw(problem, R, gen, dtype) for _ in range(T)]

@@ -139,9 +139,9 @@ def run(algorithm: str, problem, sampler: Sampler, hp: Optional[dict] = None, *,
     (common random numbers across a grid). samples: pre-drawn {stream: [Sample per step]} replayed
     instead of drawing (tests). running: also evaluate ||grad f(x_t)||^2 every step for the
     running average/minimum (one full gradient per step). compile: run the steps between
-    checkpoints as one compiled loop (``blocks``: torch.compile of a while_loop, 5-15x fewer seconds
+    checkpoints as one compiled loop (``blocks``: torch.compile of a while_loop, 2-10x fewer seconds
     per step at small R; agrees with the eager loop to round-off, not bit for bit; the first call of
-    each structure compiles, 2-8 s; a trajectory is recorded by the eager loop only).
+    each structure compiles, 1.5-12 s; a trajectory is recorded by the eager loop only).
 
     Samples are drawn for blocks of K = ``block_steps(G, d)`` steps at once (G sample rows: R, or
     the number of groups), stream by stream in the order S, S2, V, Z, by both loops alike.
