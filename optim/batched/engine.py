@@ -233,9 +233,9 @@ def run(algorithm: str, problem, sampler: Sampler, hp: Optional[dict] = None, *,
                 flat = tuple(getattr(v, f) for k, v in block.items() for f in layout_of(v))
             t1 = min(base + K, T_max, int(ckpts[np.searchsorted(ckpts, t, side="right")]) if t < ckpts[-1] else T_max)
             key = structure(rule, problem, val_problem, fields, running, c["x"], K)
-            out = run_segment(key, rule, problem, fields, layout, running, blowup, as_t(t), as_t(t1), as_t(base), c["x"],
-                      tuple(rule.state.values()), tuple(extras.values()), c["diverged"], c["div_at"], c["gsum"],
-                      c["gmin"], c["tail"], T_run, tail_start, flat)
+            out = run_segment(key, rule, problem, fields, layout, running, blowup, as_t(t), as_t(t1), as_t(base),
+                              c["x"], tuple(rule.state.values()), tuple(extras.values()), c["diverged"],
+                              c["div_at"], c["gsum"], c["gmin"], c["tail"], T_run, tail_start, flat)
             ns, ne = len(layout[0]), len(layout[1])
             c["x"] = out[1]
             rule.state.update(zip(layout[0], out[2:2 + ns]))
