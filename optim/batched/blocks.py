@@ -28,6 +28,7 @@ from torch._higher_order_ops.while_loop import while_loop
 
 from problems.sample import Sample
 
+from ..schedules import Schedule
 from .bookkeeping import mask_diverged, running_sums
 
 FIELDS = ("idx", "w", "noise", "scale")
@@ -82,7 +83,6 @@ def structure(rule, problem, val_problem, fields: tuple, running: bool, x: torch
     """What the traced loop's code depends on besides tensor values: the rule and its options, the
     kinds of its schedules, the problem classes, the sample layout, the shapes. One compiled loop per
     structure; anything else torch guards on (e.g. a problem's float attributes) recompiles it."""
-    from ..schedules import Schedule
     hp = tuple(sorted((k, (v.kind, v.mu, v.t0) if isinstance(v, Schedule) else "value") for k, v in rule.hp.items()))
     return (type(rule), rule.name, repr(sorted(rule.opts.items())), type(problem), type(val_problem), hp, fields,
             running, tuple(x.shape), x.dtype, x.device, K)

@@ -30,13 +30,13 @@ from .rules import make_rule
 
 BLOWUP = 1e12
 BLOCK_VALUES = 1 << 20  # samples are drawn for blocks of steps of about this many values per stream
+METRICS = ("f_gap", "grad_sq", "dist_sq", "grad_sq_avg", "grad_sq_min")
 
 
 def block_steps(G: int, d: int) -> int:
     """K, the steps per block of drawn samples for G sample rows in dimension d: a function of (G, d)
     only, so runs of any horizon see the same samples at the same step."""
     return max(1, min(256, BLOCK_VALUES // (G * d)))
-METRICS = ("f_gap", "grad_sq", "dist_sq", "grad_sq_avg", "grad_sq_min")
 
 
 @dataclass
@@ -220,6 +220,7 @@ def run(algorithm: str, problem, sampler: Sampler, hp: Optional[dict] = None, *,
         problem.refresh_cache(x)
         val_problem.refresh_cache(x)
         layout = (tuple(rule.state), tuple(extras))
+        ns, ne = len(layout[0]), len(layout[1])
         as_t = functools.partial(torch.tensor, dtype=torch.long, device=device)
         t, block, base = 0, None, 0
         while True:
@@ -231,12 +232,11 @@ def run(algorithm: str, problem, sampler: Sampler, hp: Optional[dict] = None, *,
                 block, base = draw_block(t), t
                 fields = tuple((k, layout_of(v)) for k, v in block.items())
                 flat = tuple(getattr(v, f) for k, v in block.items() for f in layout_of(v))
+                key = structure(rule, problem, val_problem, fields, running, c["x"], K)
             t1 = min(base + K, T_max, int(ckpts[np.searchsorted(ckpts, t, side="right")]) if t < ckpts[-1] else T_max)
-            key = structure(rule, problem, val_problem, fields, running, c["x"], K)
             out = run_segment(key, rule, problem, fields, layout, running, blowup, as_t(t), as_t(t1), as_t(base),
                               c["x"], tuple(rule.state.values()), tuple(extras.values()), c["diverged"],
                               c["div_at"], c["gsum"], c["gmin"], c["tail"], T_run, tail_start, flat)
-            ns, ne = len(layout[0]), len(layout[1])
             c["x"] = out[1]
             rule.state.update(zip(layout[0], out[2:2 + ns]))
             extras.update(zip(layout[1], out[2 + ns:2 + ns + ne]))
