@@ -152,3 +152,31 @@ def test_dask_two_workers_bit_identical(local_rows, tmp_path):
         assert all(b["cached"] for b in again.batches)
     finally:
         close_all()
+
+
+def test_finals_are_rows_of_the_sweep_and_part_of_the_cache_key(tmp_path):
+    # the per-run trace statistics (verify.finals) come back as rows at t = T, equal to what the engine's
+    # final iterates and trajectory give, and a sweep asking for them is a different cache entry
+    from optim.batched import run as engine_run
+    from problems import Uniform, logistic
+    problem, sampler = logistic(n=20, n_val=20, d=3, reg=0.1, seed=0), Uniform(batch=1)
+    points = [Point(f"lr={lr:g}", {"lr": lr, "rho": 0.05}, T=40, name=name) for lr, name in ((0.1, "a"), (0.2, "b"))]
+    c = Context(seeds=2, progress=False, cache_dir=str(tmp_path))
+    rows = run_points(c, "test.finals", "sam", problem, sampler, points, problem_name="lg", finals=("val_loss", "x_inf_max"))
+    assert set(rows["algorithm"]) == {"a", "b"}
+    seed = c.derive_seed("test.finals", "lg", "sam", "")
+    tr = engine_run("sam", problem, sampler, {"lr": np.repeat([0.1, 0.2], 2), "rho": 0.05}, T=40, R=4, seed=seed,
+                    groups=np.tile(np.arange(2), 2), trajectory=True)
+    for name, want in (("val_loss", problem.val.f(tr.x)), ("x_inf_max", np.abs(tr.trajectory).max(axis=(0, 2)))):
+        got = rows[rows["metric"] == name]
+        assert list(got["t"]) == [40] * 4
+        np.testing.assert_allclose(got["value"].to_numpy(), want, rtol=1e-12)
+    plain = Context(seeds=2, progress=False, cache_dir=str(tmp_path))
+    run_points(plain, "test.finals", "sam", problem, sampler, points, problem_name="lg")
+    assert not any(b["cached"] for b in plain.batches)
+
+
+def test_unknown_final_is_one_line():
+    with pytest.raises(ValueError, match="final statistic 'x_max': must be one of val_loss, x_inf_max"):
+        run_points(Context(seeds=1, progress=False), "t", "sam", TwoQuadratics(p=0.5, k1=1.0, k2=2.0, c1=-1.0, c2=1.0),
+                   Importance(p=0.5), [Point("p", {"lr": 0.1, "rho": 0.1}, T=5)], problem_name="q", finals=("x_max",))

@@ -89,7 +89,8 @@ def batch_key(batch) -> str:
             "val_sampler": fingerprint(batch.val_sampler), "hp": fingerprint(batch.hp), "T": fingerprint(batch.T),
             "groups": fingerprint(batch.groups), "seed": int(batch.seed), "x0": fingerprint(batch.x0),
             "checkpoints": fingerprint(batch.checkpoints), "device": torch.device(batch.device).type,
-            "dtype": str(batch.dtype), "meta": fingerprint(batch.meta), "compile": bool(batch.compile)}
+            "dtype": str(batch.dtype), "meta": fingerprint(batch.meta), "compile": bool(batch.compile),
+            **({"finals": list(batch.finals)} if batch.finals else {})}
     return hashlib.sha256(json.dumps(desc, sort_keys=True).encode()).hexdigest()
 
 

@@ -54,12 +54,14 @@ class Batch:
     val_sampler: Any = None
     threads: Optional[int] = None
     compile: bool = True
+    finals: tuple = ()
 
 
 def run_batch(batch: Batch) -> tuple[pd.DataFrame, dict]:
     """Run one batch (on whatever process this is) and return its tidy rows and where it ran."""
     from optim.batched import run as engine_run
 
+    from . import finals
     from .results import trace_rows
     if batch.threads:
         torch.set_num_threads(batch.threads)
@@ -67,7 +69,8 @@ def run_batch(batch: Batch) -> tuple[pd.DataFrame, dict]:
     trace = engine_run(batch.algorithm, batch.problem, batch.sampler, batch.hp, T=batch.T, R=len(batch.T),
                        x0=batch.x0, seed=batch.seed, device=batch.device, dtype=batch.dtype,
                        checkpoints=batch.checkpoints, val_sampler=batch.val_sampler, groups=batch.groups,
-                       compile=batch.compile)
+                       trajectory=bool(finals.NEEDS_TRAJECTORY.intersection(batch.finals)), compile=batch.compile)
+    trace.final.update(finals.compute(batch.finals, trace, batch.problem))
     rows = trace_rows(trace, batch.meta)
     return rows, {"wall_s": round(time.perf_counter() - started, 4), **_where(batch.device)}
 

@@ -17,17 +17,21 @@ from optim.schedules import Schedule
 
 from .claim import Context
 from .executors import Batch, run_batches
+from .finals import check as check_finals
 
 
 @dataclass
 class Point:
-    """One grid point: a label, the hyperparameters (scalars or Schedules), horizon T, batch size b."""
+    """One grid point: a label, the hyperparameters (scalars or Schedules), horizon T, batch size b;
+    ``info`` goes into the rows' params, ``name`` is the algorithm name written in the rows (default:
+    the algorithm run, e.g. "sgd" for a SAM point with rho = 0)."""
 
     label: str
     hp: dict
     T: int
     b: int = 1
     info: dict = field(default_factory=dict)
+    name: Optional[str] = None
 
 
 def stack_points(points: list[Point], seeds: int) -> dict:
@@ -56,8 +60,11 @@ def bytes_per_run(d: int, T_max: int, n_ckpt: int = 24, itemsize: int = 8) -> fl
 
 def run_points(ctx: Context, claim: str, algorithm: str, problem, sampler, points: list[Point], *,
                problem_name: str, sampler_name: Optional[str] = None, x0=None, val_sampler=None,
-               checkpoints=None, label: str = "", replicas: int = 1) -> pd.DataFrame:
+               checkpoints=None, label: str = "", replicas: int = 1, finals=()) -> pd.DataFrame:
     """Run every point with ctx.seeds repetitions and return the tidy rows (results.COLUMNS).
+
+    ``finals``: names of per-run statistics of the trace (``verify.finals``: the final iterate's
+    validation loss, the trajectory's max |x|) added as rows at t = T.
 
     ``replicas`` > 1: each seed's value is the mean of that many independent runs (``mean_replicas``),
     for claims whose per-seed quantity is too noisy from one run (its CI would straddle any margin)."""
@@ -65,7 +72,8 @@ def run_points(ctx: Context, claim: str, algorithm: str, problem, sampler, point
         wide = replace(ctx, seeds=ctx.seeds * replicas, batches=ctx.batches)
         return mean_replicas(run_points(wide, claim, algorithm, problem, sampler, points, problem_name=problem_name,
                                         sampler_name=sampler_name, x0=x0, val_sampler=val_sampler,
-                                        checkpoints=checkpoints, label=label), replicas)
+                                        checkpoints=checkpoints, label=label, finals=finals), replicas)
+    finals = check_finals(finals)
     K = ctx.seeds
     per_chunk = max(1, int(ctx.max_memory // (bytes_per_run(problem.d, max(p.T for p in points)) * K)))
     seed = ctx.derive_seed(claim, problem_name, algorithm, label)
@@ -76,7 +84,7 @@ def run_points(ctx: Context, claim: str, algorithm: str, problem, sampler, point
         T = np.repeat([p.T for p in chunk], K)
         groups = np.tile(np.arange(K), len(chunk))
         meta = pd.DataFrame({
-            "claim": claim, "algorithm": algorithm, "problem": problem_name,
+            "claim": claim, "algorithm": np.repeat([p.name or algorithm for p in chunk], K), "problem": problem_name,
             "sampler": sampler_name or sampler.name,
             "point": np.repeat([p.label for p in chunk], K),
             "params": np.repeat([json.dumps({**_plain(p.hp), "b": p.b, **p.info}, sort_keys=True) for p in chunk], K),
@@ -84,7 +92,7 @@ def run_points(ctx: Context, claim: str, algorithm: str, problem, sampler, point
         batches.append(Batch(claim=claim, label=label, index=index, algorithm=algorithm, problem=problem,
                              problem_name=problem_name, sampler=sampler, hp=hp, T=T, groups=groups, seed=seed,
                              meta=meta, device=ctx.device, dtype=ctx.dtype, x0=x0, checkpoints=checkpoints,
-                             val_sampler=val_sampler, compile=ctx.compile))
+                             val_sampler=val_sampler, compile=ctx.compile, finals=finals))
     # each chunk is one unit of work for ctx's executor (local, dask, slurm), cached when ctx.cache_dir is set
     return run_batches(ctx, batches)
 

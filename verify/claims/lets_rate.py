@@ -60,15 +60,13 @@ import numpy as np
 import pandas as pd
 from scipy.stats import t as student_t
 
-from optim.batched import run as engine_run
 from optim.registry import validate
 from problems import Uniform, logistic
 
 from ..claim import Claim, Context, Counterfeit
 from ..pivot import fit_dict, number, seed_matrix, theory_curve
-from ..results import trace_rows
 from ..stats import ROUND_OFF, check_bound, fit_loglog_slope, holm, mean_confidence, slope_pvalue
-from ..sweep import Point, stack_points, theory_rows
+from ..sweep import Point, run_points, theory_rows
 
 ID = "lets.rate"
 PROBLEM = dict(n=200, n_val=200, d=5, reg=0.1, seed=0)
@@ -82,31 +80,6 @@ PREDICTED = -0.5
 GRIDS = {"quick": {"T": (250, 1000, 4000)}, "full": {"T": (250, 1000, 4000, 16000)}}
 ALGOS = ("lets_sam", "lets_asam")
 METRICS = {"grad_sq_avg": "full average"}   # the theorem's quantity (a tail average was tried: see the docstring)
-
-
-def run_batch(ctx: Context, claim: str, algorithm: str, problem, sampler, points: list[Point], *,
-              problem_name: str, sampler_name: str, label: str = "", trajectory: bool = False,
-              algo_labels=None, checkpoints=None, val_sampler=None):
-    """Every point x ctx.seeds in ONE engine call, as verify.sweep.run_points does (same seed
-    derivation, common random numbers across points through ``groups``), but returning the Trace too
-    (final iterates, optional trajectory). Real hyperparameters may differ per point; options may not.
-    ``algo_labels``: the algorithm name written in the rows, per point (default ``algorithm``)."""
-    K = ctx.seeds
-    hp = stack_points(points, K)
-    T = np.repeat([p.T for p in points], K)
-    groups = np.tile(np.arange(K), len(points))
-    seed = ctx.derive_seed(claim, problem_name, algorithm, label)
-    trace = engine_run(algorithm, problem, sampler, hp, T=T, R=len(T), seed=seed, device=ctx.device,
-                       dtype=ctx.dtype, checkpoints=checkpoints, val_sampler=val_sampler, groups=groups,
-                       trajectory=trajectory, compile=ctx.compile)
-    names = algo_labels or [algorithm] * len(points)
-    meta = pd.DataFrame({
-        "claim": claim, "algorithm": np.repeat(names, K), "problem": problem_name, "sampler": sampler_name,
-        "point": np.repeat([p.label for p in points], K),
-        "params": np.repeat([json.dumps({**{k: v for k, v in p.hp.items()}, "b": p.b, **p.info}, sort_keys=True,
-                                        default=float) for p in points], K),
-        "seed": groups, "T": T, "b": np.repeat([p.b for p in points], K)})
-    return trace_rows(trace, meta), trace
 
 
 def direction_np(x, s, asam: bool, eta_A: float = 0.01):
@@ -167,9 +140,10 @@ def _points(Ts, gamma_s: float, step_exponent: float, radius: str) -> list[Point
     return points
 
 
-def _asam_kappa(problem, trace, Ts) -> tuple[float, dict]:
-    """kappa scaled by M + eta_A (M = max |x| over every run, step and coordinate) and what it came from."""
-    M = float(np.nanmax(np.abs(trace.trajectory)))
+def _asam_kappa(problem, rows: pd.DataFrame, Ts) -> tuple[float, dict]:
+    """kappa scaled by M + eta_A (M = max |x| over every run, step and coordinate: the runs' "x_inf_max"
+    rows, diverged runs excluded) and what it came from."""
+    M = float(np.nanmax(rows.loc[rows["metric"] == "x_inf_max", "value"]))
     eta_A = float(validate("lets_asam", {})["eta_A"])   # the default the runs used
     ball = (float(np.sqrt(problem.row_sq.max())) + problem.reg * KAPPA / np.sqrt(min(Ts)) * eta_A) / \
         (problem.reg * (1 - KAPPA / np.sqrt(min(Ts))))
@@ -188,10 +162,10 @@ def run(ctx: Context, *, step_exponent: float = 0.5, radius: str = "capped"):
     for algo in ALGOS:
         asam = algo == "lets_asam"
         points = _points(Ts, c["gamma_s"], step_exponent, radius)
-        rows, trace = run_batch(ctx, ID, algo, problem, sampler, points, problem_name=PROBLEM_NAME,
-                                sampler_name="uniform(b=1)", trajectory=asam)
+        rows = run_points(ctx, ID, algo, problem, sampler, points, problem_name=PROBLEM_NAME,
+                          sampler_name="uniform(b=1)", finals=("x_inf_max",) if asam else ())
         frames.append(rows)
-        kappa_eff, extra = _asam_kappa(problem, trace, Ts) if asam else (KAPPA, {})
+        kappa_eff, extra = _asam_kappa(problem, rows, Ts) if asam else (KAPPA, {})
         params = json.dumps({**c, **extra, "kappa_eff": kappa_eff, "step_exponent": step_exponent,
                              "radius": radius}, sort_keys=True)
         label = points[0].label

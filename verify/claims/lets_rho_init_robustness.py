@@ -64,8 +64,7 @@ from problems import Uniform, logistic
 from ..claim import Claim, Context, Counterfeit
 from ..pivot import number
 from ..stats import holm, mean_confidence
-from ..sweep import Point
-from .lets_rate import run_batch
+from ..sweep import Point, run_points
 
 ID = "lets.rho_init_robustness"
 SHIFT = 1.0
@@ -101,21 +100,12 @@ def run(ctx: Context, *, betas=None, shift: float = SHIFT):
         runs = ([("sam", 0.0)] if shifted else []) + [(_label(b, shifted), b) for b in betas]
         points = [Point(f"rho0={r0:g}", {"lr": lr, "rho": float(r0), "beta": float(beta)}, T=T, b=BATCH,
                         info={"rho0": float(r0), "shift": shift if shifted else 0.0,
-                              **({"run_as": "lets_sam"} if name == "sam" else {})})
+                              **({"run_as": "lets_sam"} if name == "sam" else {})}, name=name)
                   for name, beta in runs for r0 in g["rho0"]]
-        names = [name for name, _ in runs for _ in g["rho0"]]
-        rows, trace = run_batch(ctx, ID, "lets_sam", problem, sampler, points, problem_name=pname,
-                                sampler_name=f"uniform(b={BATCH})", algo_labels=names,
-                                label="shift" if shifted else "no_shift", checkpoints=np.array([0, T // 2, T]))
-        final = rows[(rows["t"] == rows["T"])].drop_duplicates(["algorithm", "point", "seed"])
-        run_order = pd.DataFrame({"algorithm": np.repeat(names, ctx.seeds),
-                                  "point": np.repeat([p.label for p in points], ctx.seeds),
-                                  "seed": np.tile(np.arange(ctx.seeds), len(points))})
-        val = run_order.merge(final, on=["algorithm", "point", "seed"], how="left")
-        val["metric"] = "val_loss"
-        vl = np.asarray(problem.val.f(trace.x), dtype=float)
-        val["value"] = np.where(trace.diverged, np.nan, vl)
-        frames += [rows[rows["metric"].isin(["rho", "f_gap"])], val[rows.columns]]
+        rows = run_points(ctx, ID, "lets_sam", problem, sampler, points, problem_name=pname,
+                          sampler_name=f"uniform(b={BATCH})", label="shift" if shifted else "no_shift",
+                          checkpoints=np.array([0, T // 2, T]), finals=("val_loss",))
+        frames.append(rows[rows["metric"].isin(["rho", "f_gap", "val_loss"])])
     return pd.concat(frames, ignore_index=True)
 
 

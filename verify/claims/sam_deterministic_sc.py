@@ -61,6 +61,7 @@ from problems import FullBatch, Quadratic
 from ..claim import Claim, Context, Counterfeit
 from ..pivot import fit_dict, number, seed_matrix, theory_curve
 from ..stats import check_bound, combine_verdicts, estimate_plateau, fit_loglog_slope
+from ..sweep import Point, run_points, theory_rows
 
 ID = "sam.deterministic_sc"
 X0 = 0.5                      # |x_0| <= every rho of the decaying-step grid: the bound holds from t = 0
@@ -89,66 +90,44 @@ def amplitude(eta_mu: float, rho: float) -> float:
 
 
 def run(ctx: Context):
-    import json
-
-    from optim.batched import run as engine_run
-    from ..results import trace_rows
-    from ..sweep import theory_rows
-
+    """Rows of SAM on (mu/2) x^2 from x_0 = X0 (full batch, so no randomness): the decaying step with its
+    bound mu rho^2 / (2 (t + 1)^2), and the constant steps with their 2-cycle floors and the GD control."""
     g = GRIDS["quick" if ctx.quick else "full"]
     frames = []
-    K = ctx.seeds
+    rhos = np.asarray(g["rho"], dtype=float)
+    if np.any(X0 > rhos) or np.any(np.isclose(X0 / rhos, np.round(X0 / rhos))):
+        # |x_0| <= rho is the bound's hypothesis; x_0/rho an integer would land exactly on x = 0
+        raise AssertionError("grid: need |x_0| <= rho and x_0/rho not an integer")
     for mu_ in g["mu"]:
         problem = Quadratic(np.array([[mu_]]))
         mu = float(problem.mu)
-        x0 = np.array([X0])
+        pname = f"quadratic_1d(mu={mu:g})"
+        common = dict(problem_name=pname, sampler_name="full_batch", x0=np.array([X0]))
         # 1. decaying step eta_t = (1/mu) / (t + 2): Schedule("inv_t", c = 1/mu, t0 = 2)
         T = int(g["T"])
         ck = even_checkpoints(T, g["n_ckpt"])
-        rhos = np.asarray(g["rho"], dtype=float)
-        if np.any(np.abs(x0) > rhos) or np.any(np.isclose(np.abs(x0) / rhos, np.round(np.abs(x0) / rhos))):
-            # |x_0| <= rho is the bound's hypothesis; x_0/rho an integer would land exactly on x = 0
-            raise AssertionError("grid: need |x_0| <= rho and x_0/rho not an integer")
-        labels = [f"mu={mu:g},rho={r:g},eta=1/(mu(t+2))" for r in rhos]
-        R = len(rhos) * K
-        hp = {"lr": Schedule("inv_t", np.full(R, 1.0 / mu), t0=2.0), "rho": np.repeat(rhos, K)}
-        tr = engine_run("sam", problem, FullBatch(), hp, T=T, R=R, x0=x0, seed=ctx.derive_seed(ID, mu, "decay"),
-                        device=ctx.device, dtype=ctx.dtype, checkpoints=ck, groups=np.tile(np.arange(K), len(rhos)),
-                        compile=ctx.compile)
-        meta = pd.DataFrame({"claim": ID, "algorithm": "sam", "problem": f"quadratic_1d(mu={mu:g})",
-                             "sampler": "full_batch", "point": np.repeat(labels, K),
-                             "params": np.repeat([json.dumps({"lr": {"schedule": "inv_t", "c": 1.0 / mu, "t0": 2.0},
-                                                              "rho": float(r), "mu": mu, "x0": X0, "kind": "decay"},
-                                                             sort_keys=True) for r in rhos], K),
-                             "seed": np.tile(np.arange(K), len(rhos)), "T": T, "b": 1})
-        frames.append(trace_rows(tr, meta))
+        decay = [Point(f"mu={mu:g},rho={r:g},eta=1/(mu(t+2))", {"lr": Schedule("inv_t", 1.0 / mu, t0=2.0),
+                                                                 "rho": float(r)}, T=T,
+                       info={"mu": mu, "x0": X0, "kind": "decay"}) for r in rhos]
+        frames.append(run_points(ctx, ID, "sam", problem, FullBatch(), decay, checkpoints=ck, label="decay",
+                                 **common))
         t_rec = np.unique(np.r_[ck[ck < T], T]).astype(float)
-        for r, lab in zip(rhos, labels):
-            frames.append(theory_rows(ID, "sam", f"quadratic_1d(mu={mu:g})", "full_batch", lab, T, 1, t_rec, "bound",
-                                      mu * r ** 2 / (2 * (t_rec + 1) ** 2)))
+        for p in decay:
+            frames.append(theory_rows(ID, "sam", pname, "full_batch", p.label, T, 1, t_rec, "bound",
+                                      mu * p.hp["rho"] ** 2 / (2 * (t_rec + 1) ** 2)))
         # 2. constant step: SAM 2-cycles, and the gradient-descent positive control (rho = 0)
         Tc = int(g["T_const"])
-        ckc = even_checkpoints(Tc, g["n_ckpt"])
         pts = [(em, float(g["const_rho"])) for em in g["const_eta_mu"]] + [(GD_ETA_MU, 0.0)]
-        labc = [f"mu={mu:g},rho={r:g},eta={em:g}/mu" + (" (GD control)" if r == 0 else "") for em, r in pts]
-        Rc = len(pts) * K
-        hpc = {"lr": np.repeat([em / mu for em, _ in pts], K), "rho": np.repeat([r for _, r in pts], K)}
-        trc = engine_run("sam", problem, FullBatch(), hpc, T=Tc, R=Rc, x0=x0, seed=ctx.derive_seed(ID, mu, "const"),
-                         device=ctx.device, dtype=ctx.dtype, checkpoints=ckc, groups=np.tile(np.arange(K), len(pts)),
-                         compile=ctx.compile)
-        metac = pd.DataFrame({"claim": ID, "algorithm": np.repeat(["sam" if r > 0 else "sgd" for _, r in pts], K),
-                              "problem": f"quadratic_1d(mu={mu:g})", "sampler": "full_batch",
-                              "point": np.repeat(labc, K),
-                              "params": np.repeat([json.dumps({"lr": em / mu, "rho": r, "mu": mu, "x0": X0,
-                                                               "kind": "gd_control" if r == 0 else "const",
-                                                               **({"run_as": "sam (rho = 0 is SGD exactly)"}
-                                                                  if r == 0 else {})},
-                                                              sort_keys=True) for em, r in pts], K),
-                              "seed": np.tile(np.arange(K), len(pts)), "T": Tc, "b": 1})
-        frames.append(trace_rows(trc, metac))
-        for (em, r), lab in zip(pts, labc):
+        const = [Point(f"mu={mu:g},rho={r:g},eta={em:g}/mu" + (" (GD control)" if r == 0 else ""),
+                       {"lr": em / mu, "rho": r}, T=Tc, name="sam" if r > 0 else "sgd",
+                       info={"mu": mu, "x0": X0, "kind": "gd_control" if r == 0 else "const",
+                             **({"run_as": "sam (rho = 0 is SGD exactly)"} if r == 0 else {})})
+                 for em, r in pts]
+        frames.append(run_points(ctx, ID, "sam", problem, FullBatch(), const,
+                                 checkpoints=even_checkpoints(Tc, g["n_ckpt"]), label="const", **common))
+        for (em, r), p in zip(pts, const):
             if r > 0:
-                frames.append(theory_rows(ID, "sam", f"quadratic_1d(mu={mu:g})", "full_batch", lab, Tc, 1, Tc, "floor",
+                frames.append(theory_rows(ID, "sam", pname, "full_batch", p.label, Tc, 1, Tc, "floor",
                                           mu * amplitude(em, r) ** 2 / 2))
     return pd.concat(frames, ignore_index=True)
 
