@@ -24,6 +24,8 @@ PERTURB_WITH = Param("perturb_with", "momentum", "LightSAM-III perturbs along th
                      "[reconstructed] or the raw gradient s", kind="choice", choices=("momentum", "gradient"))
 V0 = Param("v0", "eps2", "AMSGrad's v_{-1}: eps^2 (spec base rule) or 0 (as inside AdaSAM)",
            kind="choice", choices=("eps2", "zero"))
+ADASAM_V0 = Param("v0", "zero", "AdaSAM's v_{-1}: 0 (the spec, Sun et al.) or eps^2 (the public implementation "
+                  "dimitris-oik/sam_sps)", kind="choice", choices=("zero", "eps2"))
 
 SAM_PAPER = "Foret et al., Sharpness-Aware Minimization (ICLR 2021)"
 UNIFIED_PAPER = "Oikonomou & Loizou, Sharpness-Aware Minimization: General Analysis and Improved Rates (ICLR 2025)"
@@ -54,10 +56,10 @@ register(Algorithm("unified_sam", "Unified SAM", UNIFIED_PAPER, "confirmed", SAM
 register(Algorithm("asam", "ASAM", ASAM_PAPER, "confirmed", SAM_FAMILY + (ETA_A, OPERATOR),
                    "T = |x_t| + eta_A; e = rho_t T*T*s/||T*s||; x_{t+1} = x_t - gamma_t grad_S(x_t + e).", base="sgd"))
 register(Algorithm("adasam", "AdaSAM", ADASAM_PAPER, "confirmed",
-                   (LR, RHO, SAME, NORM_EPS, B1, B2, EPS),
+                   (LR, RHO, SAME, NORM_EPS, B1, B2, EPS, ADASAM_V0),
                    "e = rho_t s/||s||; g = grad_S(x_t + e); m_t = b1 m + (1-b1) g; v_t = b2 v + (1-b2) g*g; "
                    "vhat_t = max(vhat, v_t); x_{t+1} = x_t - gamma_t m_t/sqrt(vhat_t); m_{-1} = v_{-1} = 0, "
-                   "vhat_{-1} = eps^2.", base="amsgrad", extras=("step_min", "step_max")))
+                   "vhat_{-1} = eps^2 (v0='eps2': v_{-1} = eps^2).", base="amsgrad", extras=("step_min", "step_max")))
 register(Algorithm("lightsam1", "LightSAM-I (AdaGrad-Norm/AdaGrad-Norm)", LIGHTSAM_PAPER, "confirmed",
                    (LR, RHO, SAME, EPS),
                    "u_t = u + ||s||^2; w = x_t + rho s/sqrt(u_t); g = grad_S(w); v_t = v + ||g||^2; "

@@ -166,7 +166,7 @@ def test_lets_options_agree(name, opts):
 
 SWITCHES = [("sam", {"same_sample": False}), ("sam", {"norm_eps": 1e-3}), ("adasam", {"same_sample": False}),
             ("asam", {"operator": "abs"}), ("asam", {"operator": "identity"}), ("adam", {"bias_correction": True}),
-            ("adam", {"eps_mode": "add"}), ("amsgrad", {"v0": "zero"}), ("adagrad_norm", {"eps_mode": "add"}),
+            ("adam", {"eps_mode": "add"}), ("amsgrad", {"v0": "zero"}), ("adasam", {"v0": "eps2"}), ("adagrad_norm", {"eps_mode": "add"}),
             ("lightsam3", {"perturb_with": "gradient"}), ("lightsam1", {"same_sample": False}),
             ("unified_sam", {"lam": Schedule("lambda_inv_t")}), ("unified_sam", {"lam": Schedule("lambda_one_minus_inv_t")}),
             ("sam", {"lr": Schedule("inv_sqrt_t", np.array([0.1, 0.2, 0.3])),
@@ -185,6 +185,7 @@ COMPILED = [("sam", "ridge-uniform", {"lr": Schedule("inv_sqrt_t", np.array([0.1
             ("unified_sam", "ridge-uniform", {"lr": Schedule("unified_gamma", np.array([0.1, 0.2, 0.3]), mu=0.5),
                                               "lam": Schedule("lambda_inv_t")}),
             ("adam", "pl_sine-affine", {"bias_correction": True}), ("asam", "robust-uniform", {}),
+            ("adasam", "ridge-minibatch", {"v0": "eps2"}),
             ("lets_asam", "logistic-uniform", {"hessian": "hutchinson", "rho_max": Schedule("inv_sqrt_t", 0.2)})]
 COMPILED += [(name, "ridge-minibatch", {}) for name in sorted(ALGORITHMS) if not name.startswith("lets")]
 

@@ -88,7 +88,7 @@ class SAMFamily(Rule):
             self.state["v"] = self.full(init)
         elif descent in ("adam", "amsgrad"):
             self.state["m"] = self.zeros()
-            v0_zero = name == "adasam" or self.opts.get("v0") == "zero"
+            v0_zero = self.opts.get("v0", "zero" if name == "adasam" else "eps2") == "zero"
             self.state["v"] = self.full(eps * 0 if v0_zero else init)
             if descent == "amsgrad":
                 self.state["vhat"] = self.full(eps * eps if name == "adasam" else init)
