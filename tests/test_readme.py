@@ -23,3 +23,16 @@ def test_readme_two_setup_commands_match_ci():
     assert block[1].split("#")[0].strip() == 'pip install torch==2.13.0 -e ".[test]" && python -m pytest'
     ci = (README.parent / ".ci" / "run").read_text()
     assert 'pip install -q torch==2.13.0 -e ".[test]"' in ci and "python3 -m pytest" in ci
+
+
+def test_readme_own_theorem_example_is_the_example_file_and_runs(tmp_path, capsys):
+    from verify.cli import main
+    text = README.read_text()
+    section = re.search(r"## Check your own theorem\n(.*?)\n## ", text, re.S).group(1)
+    code = re.search(r"```python\n(.*?)```", section, re.S).group(1)
+    assert code in (README.parent / "examples" / "my_theorem.py").read_text()
+    command = re.search(r"```bash\n(python -m verify rates [^\n#]*?)\s*#", section).group(1).split()[3:]
+    assert main([*command, "--out", str(tmp_path / "run"), "--no-report"]) == 0
+    import json
+    verdicts = json.loads((tmp_path / "run" / "verdicts.json").read_text())["claims"]
+    assert [(v["claim"], v["verdict"]) for v in verdicts] == [("my.thm3_5", "holds")]

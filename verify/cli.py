@@ -14,7 +14,7 @@ import pandas as pd
 import torch
 
 from .claim import Context
-from .registry import all_claims, claims_for
+from .registry import all_claims, claims_for, user_claims
 from .results import atomic_write_text, provenance, write_results
 
 
@@ -32,7 +32,7 @@ class _Parser(argparse.ArgumentParser):
 def _parser() -> argparse.ArgumentParser:
     p = _Parser(prog="python -m verify", description="Check SAM convergence theorems numerically.")
     sub = p.add_subparsers(dest="cmd", required=True)
-    sub.add_parser("list", help="claims, algorithms and problems with their status")
+    _claims_from_option(sub.add_parser("list", help="claims, algorithms and problems with their status"))
     r = sub.add_parser("rates", help="run claims and print verdicts")
     _selection_options(r)
     _run_options(r)
@@ -63,6 +63,13 @@ def _parser() -> argparse.ArgumentParser:
 def _selection_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--algo", help="only claims involving this algorithm (default: every claim)")
     p.add_argument("--claim", help="only this claim id")
+    _claims_from_option(p)
+
+
+def _claims_from_option(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--claims-from", action="append", metavar="MODULE",
+                   help="run the claims declared in this importable module (verify.api.rate_claim) instead of the "
+                        "built-in ones; repeatable")
 
 
 def _run_options(p: argparse.ArgumentParser) -> None:
@@ -208,14 +215,18 @@ def verdict_table(verdicts: list[dict]) -> str:
     return "\n".join(lines)
 
 
-def cmd_list() -> int:
+def cmd_list(args) -> int:
     from optim import ALGORITHMS
     from problems import PROBLEMS
     from .power import load_power_file
+    try:
+        users = user_claims(args.claims_from or ())
+    except ValueError as e:
+        raise UsageError(str(e)) from None
     measured = load_power_file().get("quick", {})
     print("claims (size and worst power: the committed quick-grid measurement, "
           f"{measured.get('repeats', '?')} repeats; refresh with python -m verify power --quick --record):")
-    for c in all_claims().values():
+    for c in [*all_claims().values(), *users.values()]:
         m = measured.get("claims", {}).get(c.id)
         rates = (f"size {m['size']:.2f}, worst power {m['worst_power']:.2f}" if m and m.get("worst_power") is not None
                  else "not measured")
@@ -249,13 +260,15 @@ def _selected_claims(args) -> list:
             get(args.algo)
         except ValueError as e:
             raise UsageError(str(e)) from None
+    modules = args.claims_from or ()
     try:
-        claims = claims_for(args.algo, args.claim)
+        claims = claims_for(args.algo, args.claim, modules)
+        known = {**all_claims(), **user_claims(modules)}
     except ValueError as e:
         raise UsageError(str(e)) from None
     if not claims and args.claim is not None:
         raise UsageError(f"--claim {args.claim} does not involve --algo {args.algo} "
-                         f"(its algorithms: {', '.join(all_claims()[args.claim].algorithms)})")
+                         f"(its algorithms: {', '.join(known[args.claim].algorithms)})")
     if not claims:
         print(f"algorithm {args.algo!r} has no claim in the registry: nothing to verify "
               f"(claims exist for {', '.join(sorted({a for c in all_claims().values() for a in c.algorithms}))})")
@@ -414,7 +427,7 @@ def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
         if args.cmd == "list":
-            return cmd_list()
+            return cmd_list(args)
         if args.cmd == "rates":
             return cmd_rates(args, argv)
         if args.cmd == "check":
