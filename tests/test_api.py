@@ -47,6 +47,8 @@ def test_redeclared_builtin_claim_gives_identical_rows_and_verdict(builtin):
                                   want[VALUE_COLUMNS].sort_values(key, ignore_index=True), check_exact=True)
     v = short.verdict(mine)
     assert v["verdict"] == verdict["verdict"] == "holds"
+    # engine runs, not seed values: lambdas x seeds x replicas (the built-in adds the constant-step contrast)
+    assert v["n_runs"] == len(dec.LAMBDAS) * 8 * dec.REPLICAS and verdict["n_runs"] == 2 * v["n_runs"]
     for e in v["regime_map"]:   # the same fits: the built-in's per-lambda slopes, to the last bit
         lam = float(e["point"].split("lam=")[1].split()[0])
         assert e["estimate"] == verdict["numbers"][f"slope_lam{lam:g}"]["value"]

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import json
 from dataclasses import dataclass, field, replace
 from typing import Any, Callable, Optional
 
@@ -180,8 +181,9 @@ class Claim:
         res = mine[mine["seed"] >= 0]
         finals = res[res["t"] == res["T"]]
         runs = finals.drop_duplicates(["algorithm", "point", "seed", "T", "b"])
-        out["n_runs"] = int(len(runs))
-        out["n_diverged"] = int(runs["diverged"].sum())
+        replicas = runs["params"].map(lambda s: json.loads(s).get("replicas", 1))
+        out["n_runs"] = int(replicas.sum())                 # engine runs: a seed's value may average replicas
+        out["n_diverged"] = int(runs["diverged"].sum())     # seed values with a diverged run
         out.update(self.judge(mine))
         if out["verdict"] not in VERDICTS:
             raise ValueError(f"claim {self.id}: judge returned verdict {out['verdict']!r}")

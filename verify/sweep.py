@@ -70,6 +70,7 @@ def run_points(ctx: Context, claim: str, algorithm: str, problem, sampler, point
     for claims whose per-seed quantity is too noisy from one run (its CI would straddle any margin)."""
     if replicas > 1:
         wide = replace(ctx, seeds=ctx.seeds * replicas, batches=ctx.batches)
+        points = [replace(p, info={**p.info, "replicas": replicas}) for p in points]   # counted by Claim.verdict
         return mean_replicas(run_points(wide, claim, algorithm, problem, sampler, points, problem_name=problem_name,
                                         sampler_name=sampler_name, x0=x0, val_sampler=val_sampler,
                                         checkpoints=checkpoints, label=label, finals=finals), replicas)
