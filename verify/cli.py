@@ -54,6 +54,14 @@ def _parser() -> argparse.ArgumentParser:
     _threads_option(ck)
     ck.add_argument("--decisive-only", action="store_true",
                     help="verdict changes count only between holds and violated (not to/from inconclusive)")
+    cf = sub.add_parser("conform", help="check your own optimizer against an algorithm's reference (MODULE:NAME --as ALGO)")
+    cf.add_argument("target", help="MODULE:NAME of a torch.optim.Optimizer class (first_step/second_step or "
+                    "step(closure)) or of a function step(x, grad_fn, state, hp) -> (x, state)")
+    cf.add_argument("--as", dest="as_algo", required=True, help="the registered algorithm it implements (e.g. sam)")
+    cf.add_argument("--hp", default="", help="hyperparameters k=v,... (the algorithm's names, e.g. rho=0.05,lr=0.1)")
+    cf.add_argument("--strict", action="store_true", help="only the default convention counts (exit 1 otherwise)")
+    cf.add_argument("--out", help="output directory (default: a new results/<timestamp>/)")
+    cf.add_argument("--overwrite", action="store_true", help="replace an earlier conformance report in --out")
     rp = sub.add_parser("report", help="rebuild figures and the report page from a results directory")
     rp.add_argument("dir")
     rp.add_argument("--style", default="default", choices=["default", "paper"])
@@ -110,7 +118,8 @@ def _threads_option(p: argparse.ArgumentParser) -> None:
 # what a rates or power run writes into its directory (the batch cache .cache/ is kept: it is keyed by inputs)
 OUTPUTS = ("results.parquet", "results.csv", "verdicts.json", "provenance.json", "report.html", "report.md",
            "verdicts.tex", "verdict_table.csv", "figures", "figures-paper", "power.parquet", "power_summary.csv",
-           "power.json", "power.md", "power.png", "power.pdf")
+           "power.json", "power.md", "power.png", "power.pdf",
+           "conform.json", "conform.md", "conform.png")
 
 
 def _check_out(out: str | None, overwrite: bool = False) -> Path:
@@ -373,6 +382,23 @@ def cmd_report(args) -> int:
     return 0
 
 
+def cmd_conform(args) -> int:
+    from .conform import conform
+    from .conform_cli import load_target, parse_hp
+    from .conform_report import summary, write
+    try:
+        obj = load_target(args.target)
+        hp = parse_hp(args.as_algo, args.hp)
+        out = _check_out(args.out, args.overwrite)
+        rep = conform(obj, args.as_algo, hp, strict=args.strict)
+    except ValueError as e:
+        raise UsageError(str(e)) from None
+    paths = write(out, rep)
+    print(summary(rep))
+    print("\n".join(f"{k}: {v}" for k, v in paths.items()))
+    return 0 if rep["conforms"] else 1
+
+
 def cmd_check(args) -> int:
     from . import check
     path = Path(args.baseline) if args.baseline else check.BASELINE
@@ -434,6 +460,8 @@ def main(argv: list[str] | None = None) -> int:
             return cmd_check(args)
         if args.cmd == "power":
             return cmd_power(args, argv)
+        if args.cmd == "conform":
+            return cmd_conform(args)
         return cmd_report(args)
     except UsageError as e:
         print(f"error: {e}", file=sys.stderr)

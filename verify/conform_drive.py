@@ -94,7 +94,7 @@ def constructor(cls: type, hp: dict, base: Callable | None) -> tuple[Callable, d
     kw = {k: hp[k] for k in hp if k in names or (var_kw and k in ("lr", "rho"))}
     if "betas" in names and "b1" in hp:
         kw["betas"] = (hp["b1"], hp["b2"])
-    taken = set(kw) | ({"b1", "b2"} if "betas" in kw else set())
+    taken = set(kw) | ({"b1", "b2"} if "betas" in kw else set()) | {"same_sample"}  # the driver's, not the optimizer's
     wants_base = len(ps) > 1 and ps[1].kind == ps[1].POSITIONAL_OR_KEYWORD and (
         ps[1].default is inspect.Parameter.empty or ps[1].name.startswith("base"))
     if wants_base:
