@@ -1,5 +1,8 @@
 """The README's example runs as printed, and its two backends agree."""
 import re
+import shlex
+import subprocess
+import sys
 from pathlib import Path
 
 README = Path(__file__).resolve().parent.parent / "README.md"
@@ -36,3 +39,15 @@ def test_readme_own_theorem_example_is_the_example_file_and_runs(tmp_path, capsy
     import json
     verdicts = json.loads((tmp_path / "run" / "verdicts.json").read_text())["claims"]
     assert [(v["claim"], v["verdict"]) for v in verdicts] == [("my.thm3_5", "holds")]
+
+
+def test_readme_conform_example_runs_as_printed(tmp_path):
+    """The "Check your own optimizer" command, run from the repository root as printed (exit 0)."""
+    block = re.search(r"## Check your own optimizer\n.*?```bash\n(.*?)```", README.read_text(), re.S).group(1)
+    argv = shlex.split(block.strip())
+    assert argv[:3] == ["python", "-m", "verify"] and "conform" in argv
+    done = subprocess.run([sys.executable, *argv[1:], "--out", str(tmp_path / "out")], cwd=README.parent,
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert "CONFORMS (default convention)" in done.stdout
+    assert (tmp_path / "out" / "conform.json").exists()
