@@ -73,6 +73,17 @@ def test_asam_without_eta_is_named_and_fails_strict():
     assert strict["cause"]["code"] == "perturbation" and strict["cause"]["step"] == 0
 
 
+@pytest.mark.parametrize("cls,algo,conv", [(torch.optim.SGD, "sgd", {}),
+                                            (torch.optim.Adam, "adam", {"eps_mode": "add", "bias_correction": True}),
+                                            (torch.optim.Adagrad, "adagrad", {"eps_mode": "add"})],
+                         ids=["SGD", "Adam", "Adagrad"])
+def test_torch_base_optimizers_are_fingerprinted(cls, algo, conv):
+    """PyTorch's own optimizers through step(closure): Adam is the spec with eps added to sqrt(v) and
+    bias correction (a pair of switches), Adagrad with eps added."""
+    rep = conform(cls, algo, cases=SHORT)
+    assert rep["conforms"] and rep["convention"] == conv
+
+
 def test_sam_is_not_unified_sam():
     """A correct SAM is Unified SAM at lambda = 1 only: the lambda = 0 endpoint and the default lambda fail."""
     rep = conform(co.two_step_sam(), "unified_sam", cases=SHORT)
