@@ -14,7 +14,8 @@ def _global_norm(ts) -> torch.Tensor:
 
 def two_step_sam(bug: str | None = None) -> type:
     """SAM around a base optimizer. bugs: "rho_or_default" (rho = rho or 0.05: rho = 0 does not
-    reduce), "eps_inside_norm" (||s|| as sqrt(||s||^2 + 1e-6)), "not_undone" (second_step keeps w + e)."""
+    reduce), "eps_inside_norm" (||s|| as sqrt(||s||^2 + 1e-6)), "not_undone" (second_step keeps w + e); "plus_1e-12" is no bug: davda54/sam's
+    ||s|| + 1e-12, the documented norm_eps."""
 
     class TwoStepSAM(torch.optim.Optimizer):
         def __init__(self, params, base_optimizer, rho=0.05, **kwargs):
@@ -28,6 +29,8 @@ def two_step_sam(bug: str | None = None) -> type:
             grads = [p.grad for g in self.param_groups for p in g["params"]]
             if bug == "eps_inside_norm":
                 norm = torch.sqrt(sum((g * g).sum() for g in grads) + 1e-6)
+            elif bug == "plus_1e-12":  # davda54/sam's rho / (||g|| + 1e-12): documented as norm_eps
+                norm = _global_norm(grads) + 1e-12
             else:
                 norm = _global_norm(grads)
             for group in self.param_groups:

@@ -4,7 +4,7 @@ Three interfaces (``interface_of``):
 
 - ``"two_step"``: a ``torch.optim.Optimizer`` with ``first_step(zero_grad=...)`` / ``second_step(zero_grad=...)``
   (the davda54/sam interface). Per step the driver sets the gradient at x_t, calls ``first_step``, sets
-  the gradient at the (perturbed) parameters, calls ``second_step``.
+  the gradient at the (perturbed) parameters, calls ``second_step`` (with zero_grad=True where they take it).
 - ``"closure"``: a ``torch.optim.Optimizer`` with ``step(closure)``. The driver sets the gradient at x_t
   (as a training loop's ``loss.backward()`` would) and calls ``step(closure)``; every ``closure()`` sets
   the gradient at the current parameters and returns the sample loss.
@@ -152,14 +152,15 @@ def drive(obj, interface: str, factory: Callable | None, hp: dict, oracle: Oracl
             set_grads(oracle.grad(x))
             return torch.tensor(oracle.loss(x), dtype=dtype)
         opt = factory(params)
+        zero = {"zero_grad": True} if interface == "two_step" and _takes_zero_grad(opt) else {}
         xs.append(flat())
         for t in range(T):
             oracle.begin(t, xs[-1])
             set_grads(oracle.grad(xs[-1]))
             if interface == "two_step":
-                opt.first_step(zero_grad=True)
+                opt.first_step(**zero)
                 set_grads(oracle.grad(flat()))
-                opt.second_step(zero_grad=True)
+                opt.second_step(**zero)
             else:
                 opt.step(closure)
             xs.append(flat())
@@ -168,6 +169,12 @@ def drive(obj, interface: str, factory: Callable | None, hp: dict, oracle: Oracl
         return Drive(_pad(xs, T, x0.size), oracle.calls, f"{type(e).__name__}: {first}",
                      len(oracle.calls) - 1 if oracle.calls else None)
     return Drive(np.stack(xs), oracle.calls)
+
+
+def _takes_zero_grad(opt) -> bool:
+    """Whether first_step and second_step take zero_grad (some copies of davda54/sam drop it; the
+    driver sets every gradient itself, so either works)."""
+    return all("zero_grad" in inspect.signature(getattr(opt, m)).parameters for m in ("first_step", "second_step"))
 
 
 def _drive_functional(step, hp, oracle, x0, T, dtype) -> Drive:
