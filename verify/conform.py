@@ -129,10 +129,10 @@ class Runner:
         self.passed: dict = {}
         self.not_passed: list = []
 
-    def draws(self, case: Case, seed: int = 0) -> dict:
+    def draws(self, case: Case) -> dict:
         """S and S' (seeds 0 and 1) for the case, one run's NumPy samples, drawn once."""
         if case.name not in self.samples:
-            self.samples[case.name] = {k: [s.run(0) for s in draw_steps(case.sampler, case.problem, case.T, 1, seed + i)]
+            self.samples[case.name] = {k: [s.run(0) for s in draw_steps(case.sampler, case.problem, case.T, 1, i)]
                                        for i, k in enumerate(("S", "S2"))}
         return self.samples[case.name]
 
@@ -188,55 +188,56 @@ def fingerprint(runner: Runner, cases: list[Case], hp_of: Callable, user_runs: d
 
 def reductions(runner: Runner, cases: list[Case], hp_of: Callable, conv: dict) -> list[dict]:
     """rho = 0, lambda endpoints, zero gradient and low precision (see the module docstring)."""
-    algo, out = runner.algo, []
-    case = cases[0]
-    hp = {**hp_of(case)}
-    names = {p.name for p in get(algo).params}
-    checks = []
+    return _exact_reductions(runner, cases, hp_of, conv) + _finite_checks(runner, cases[0], hp_of, conv)
+
+
+def _exact_reductions(runner: Runner, cases: list[Case], hp_of: Callable, conv: dict) -> list[dict]:
+    """The user's run with rho = 0 (lambda = 0, 1) against the reference of the method it reduces to,
+    that method's hyperparameters taken from ALGO's under ``conv`` (AdaSAM's v0 is AMSGrad's v0)."""
+    algo, names = runner.algo, {p.name for p in get(runner.algo).params}
     base = get(algo).base
-    if "rho" in names and base is not None:
-        base_names = {p.name for p in get(base).params}
-        base_hp = {k: v for k, v in {**hp, **conv}.items() if k in base_names}
-        if algo == "adasam":
-            base_hp["v0"] = {**hp, **conv}["v0"]
-        checks.append((f"rho = 0 gives {base}", {"rho": 0.0}, base, base_hp))
+    checks = [(f"rho = 0 gives {base}", {"rho": 0.0}, base)] if "rho" in names and base else []
     if algo == "unified_sam":
-        keep = lambda n: {k: v for k, v in {**hp, **conv}.items() if k in {p.name for p in get(n).params}}  # noqa: E731
-        checks += [("lambda = 0 gives usam", {"lam": 0.0}, "usam", keep("usam")),
-                   ("lambda = 1 gives sam", {"lam": 1.0}, "sam", keep("sam"))]
-    for label, change, ref_name, ref_hp in checks:
-        extra = {"v0": ref_hp["v0"]} if "v0" in ref_hp else {}
+        checks += [("lambda = 0 gives usam", {"lam": 0.0}, "usam"), ("lambda = 1 gives sam", {"lam": 1.0}, "sam")]
+    out = []
+    for label, change, ref_name in checks:
+        ref_names = {p.name for p in get(ref_name).params}
+        result = {"check": label, "ok": True, "case": "all", "first_bad_step": None, "detail": ""}
         for c in cases:
-            hpc = {**hp_of(c), **change}
-            run = runner.user(c, hpc, {**hpc, **conv}.get("same_sample", True))
-            rhp = {**{k: v for k, v in {**hp_of(c), **conv}.items() if k in ref_hp}, **extra}
-            dev = rel_dev(run.x, runner.reference(c, ref_name, rhp))
+            hp = {**hp_of(c), **change}
+            run = runner.user(c, hp, {**hp, **conv}.get("same_sample", True))
+            ref_hp = {k: v for k, v in {**hp, **conv}.items() if k in ref_names}
+            dev = rel_dev(run.x, runner.reference(c, ref_name, ref_hp))
             step = first_bad(dev)
             if step is not None or run.error:
-                out.append({"check": label, "ok": False, "case": c.name, "first_bad_step": step if step is not None else run.error_step,
-                            "detail": run.error or f"max rel. deviation {dev.max():.3g} from {ref_name}"})
+                result = {"check": label, "ok": False, "case": c.name,
+                          "first_bad_step": step if step is not None else run.error_step,
+                          "detail": run.error or f"max rel. deviation {dev.max():.3g} from {ref_name}"}
                 break
-        else:
-            out.append({"check": label, "ok": True, "case": "all", "first_bad_step": None, "detail": ""})
+        out.append(result)
+    return out
+
+
+def _finite_checks(runner: Runner, case: Case, hp_of: Callable, conv: dict) -> list[dict]:
+    """A zero gradient (x0 = x* = 0 of a quadratic, full batch, 3 steps) in float64, float32 and
+    bfloat16, and ``case`` in float32 and bfloat16 against its float64 run: finite iterates."""
     zc = Case("zero-gradient", Quadratic.with_condition(4, cond=10.0, seed=5), FullBatch(), np.zeros(4), 3)
-    for dtype in (torch.float64, torch.float32, torch.bfloat16):
-        run = runner.user(zc, hp_of(zc), True, dtype)
-        bad = np.flatnonzero(~np.isfinite(run.x).all(axis=1))
+    hp = hp_of(case)
+    same = {**hp, **conv}.get("same_sample", True)
+    finite64 = np.isfinite(runner.user(case, hp, same).x).all(axis=1)
+    runs = [(zc, hp_of(zc), True, dtype, np.ones(zc.T + 1, bool), "zero gradient stays finite ({})",
+             "non-finite iterate after a zero gradient (x0 = x*)") for dtype in (torch.float64, torch.float32, torch.bfloat16)]
+    runs += [(case, hp, same, dtype, finite64, "{} stays finite where float64 does", "non-finite {} iterate")
+             for dtype in (torch.float32, torch.bfloat16)]
+    out = []
+    for c, h, same_c, dtype, where, label, what in runs:
         name = str(dtype).replace("torch.", "")
+        run = runner.user(c, h, same_c, dtype)
+        bad = np.flatnonzero(where & ~np.isfinite(run.x).all(axis=1))
         ok = not bad.size and run.error is None
-        out.append({"check": f"zero gradient stays finite ({name})", "ok": ok, "case": zc.name,
+        out.append({"check": label.format(name), "ok": ok, "case": c.name,
                     "first_bad_step": None if ok else (run.error_step if run.error else int(bad[0]) - 1),
-                    "detail": run.error or ("" if ok else "non-finite iterate after a zero gradient (x0 = x*)")})
-    ref_run = runner.user(case, hp, {**hp, **conv}.get("same_sample", True))
-    finite64 = np.isfinite(ref_run.x).all(axis=1)
-    for dtype in (torch.float32, torch.bfloat16):
-        run = runner.user(case, hp, {**hp, **conv}.get("same_sample", True), dtype)
-        bad = np.flatnonzero(finite64 & ~np.isfinite(run.x).all(axis=1))
-        name = str(dtype).replace("torch.", "")
-        ok = not bad.size and run.error is None
-        out.append({"check": f"{name} stays finite where float64 does", "ok": ok, "case": case.name,
-                    "first_bad_step": None if ok else (run.error_step if run.error else int(bad[0]) - 1),
-                    "detail": run.error or ("" if ok else f"non-finite {name} iterate")})
+                    "detail": run.error or ("" if ok else what.format(name))})
     return out
 
 
@@ -266,30 +267,35 @@ def conform(obj, algo: str, user_hp: dict | None = None, cases: list[Case] | Non
     final = default if not conv else compare(runner, cases, hp_of, conv, user_runs)
     reds = reductions(runner, cases, hp_of, conv or {})
     conforms = conv is not None and all(r["ok"] for r in reds)
-    cause = None
-    if conv:
-        cause = {"code": "convention", "step": _earliest(default)[1], "case": _earliest(default)[0],
-                 "text": f"conforms under the documented switch {_fmt(conv)} (not the default)"}
-    elif conv is None:
-        case_name, step = _earliest(default)
-        case = next(c for c in cases if c.name == case_name)
-        err = next(c for c in default if c["case"] == case_name)["error"]
-        if err:
-            cause = {"code": "raised", "step": step, "case": case_name, "text": f"the optimizer raised {err}"}
-        else:
-            hp = hp_of(case)
-            run = runner.user(case, hp, hp.get("same_sample", True))
-            cause = {**diagnose(algo, case, hp, run, runner.draws(case), step), "step": step, "case": case_name}
-    if cause is None:
-        failed = next((r for r in reds if not r["ok"]), None)
-        if failed:
-            cause = {"code": "reduction", "step": failed["first_bad_step"], "case": failed["case"],
-                     "text": f"{failed['check']} fails: {failed['detail']}"}
+    cause = _cause(runner, cases, hp_of, conv, default, reds)
     return {"target": getattr(obj, "__qualname__", repr(obj)), "algo": algo, "interface": runner.interface,
             "hp": {k: _plain(v) for k, v in hp_of(cases[0]).items()}, "passed_to_constructor": sorted(runner.passed),
             "not_taken": runner.not_passed, "tolerance": TOL, "strict": strict, "conforms": conforms,
             "convention": conv, "cases": final if conv else default, "default_cases": default, "tried": tried,
             "reductions": reds, "cause": cause, "wall_s": time.perf_counter() - started}
+
+
+def _cause(runner: Runner, cases: list[Case], hp_of: Callable, conv, default: list[dict], reds: list[dict]):
+    """A failed reduction, the convention found, the optimizer's exception, or the diagnosis at the
+    earliest first bad step of the default convention; None when it conforms under the default."""
+    failed = next((r for r in reds if not r["ok"]), None)
+    if conv is not None and failed:
+        under = f" (under {_fmt(conv)})" if conv else ""
+        return {"code": "reduction", "step": failed["first_bad_step"], "case": failed["case"],
+                "text": f"{failed['check']} fails{under}: {failed['detail']}"}
+    case_name, step = _earliest(default)
+    if conv:
+        return {"code": "convention", "step": step, "case": case_name,
+                "text": f"conforms under the documented switch {_fmt(conv)} (not the default)"}
+    if conv == {}:
+        return None
+    err = next(c for c in default if c["case"] == case_name)["error"]
+    if err:
+        return {"code": "raised", "step": step, "case": case_name, "text": f"the optimizer raised {err}"}
+    case = next(c for c in cases if c.name == case_name)
+    hp = hp_of(case)
+    run = runner.user(case, hp, hp.get("same_sample", True))
+    return {**diagnose(runner.algo, case, hp, run, runner.draws(case), step), "step": step, "case": case_name}
 
 
 def _earliest(results: list[dict]) -> tuple[str, int | None]:
