@@ -17,6 +17,12 @@ def _nan_at_zero_gradient(x, grad_fn, state, hp):
     return x - hp["lr"] * grad_fn(x + hp["rho"] * s / torch.linalg.vector_norm(s)), state
 
 
+def _nan_below_float64(x, grad_fn, state, hp):
+    """Correct in float64, NaN in any lower precision (the low-precision checks must see it)."""
+    x1, state = co.functional_sam(x, grad_fn, state, hp)
+    return (x1 if x.dtype == torch.float64 else x1 * float("nan")), state
+
+
 SHORT = default_cases(T=30)
 
 
@@ -120,3 +126,12 @@ def test_cli_bad_input_is_one_line_exit_2(argv, msg, tmp_path, capsys):
     err = capsys.readouterr().err
     assert msg in err and err.count("\n") == 1
     assert not (tmp_path / "o").exists()
+
+
+def test_low_precision_checks_fail_where_float64_passes():
+    rep = conform(_nan_below_float64, "sam", cases=SHORT)
+    assert rep["convention"] == {} and not rep["conforms"]
+    failed = {r["check"]: r["first_bad_step"] for r in rep["reductions"] if not r["ok"]}
+    assert failed == {"zero gradient stays finite (float32)": 0, "zero gradient stays finite (bfloat16)": 0,
+                      "float32 stays finite where float64 does": 0, "bfloat16 stays finite where float64 does": 0}
+    assert rep["cause"]["code"] == "reduction" and rep["cause"]["step"] == 0
