@@ -86,7 +86,8 @@ def constructor(cls: type, hp: dict, base: Callable | None) -> tuple[Callable, d
     params) has no default or is named base_optimizer, else ``Cls(params, **kw)``. ``kw`` holds rho and
     lr (also through ``**kwargs``, which davda54/sam forwards to the base optimizer), every other
     hyperparameter its signature names, and ``betas=(b1, b2)`` when it names betas. Returns the
-    factory of params, the keywords passed and the hyperparameters it does not take."""
+    factory of params, the keywords passed and the real-valued hyperparameters it does not take (the
+    choice and bool options are conventions: the fingerprint finds the one it implements)."""
     sig = inspect.signature(cls.__init__)
     ps = list(sig.parameters.values())[1:]  # without self
     names = {p.name for p in ps if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)}
@@ -94,7 +95,8 @@ def constructor(cls: type, hp: dict, base: Callable | None) -> tuple[Callable, d
     kw = {k: hp[k] for k in hp if k in names or (var_kw and k in ("lr", "rho"))}
     if "betas" in names and "b1" in hp:
         kw["betas"] = (hp["b1"], hp["b2"])
-    taken = set(kw) | ({"b1", "b2"} if "betas" in kw else set()) | {"same_sample"}  # the driver's, not the optimizer's
+    taken = set(kw) | ({"b1", "b2"} if "betas" in kw else set())
+    conventions = {k for k, v in hp.items() if isinstance(v, (str, bool))}  # the fingerprint's, not the constructor's
     wants_base = len(ps) > 1 and ps[1].kind == ps[1].POSITIONAL_OR_KEYWORD and (
         ps[1].default is inspect.Parameter.empty or ps[1].name.startswith("base"))
     if wants_base:
@@ -102,8 +104,8 @@ def constructor(cls: type, hp: dict, base: Callable | None) -> tuple[Callable, d
         if base is None:
             raise ValueError(f"{cls.__name__} takes a base optimizer ({ps[1].name}) but this algorithm has no "
                              "torch base optimizer here: write it as one self-contained Optimizer")
-        return (lambda params: cls(params, base, **kw)), kw, sorted(set(hp) - taken)
-    return (lambda params: cls(params, **kw)), kw, sorted(set(hp) - taken)
+        return (lambda params: cls(params, base, **kw)), kw, sorted(set(hp) - taken - conventions)
+    return (lambda params: cls(params, **kw)), kw, sorted(set(hp) - taken - conventions)
 
 
 class Oracle:

@@ -48,8 +48,9 @@ def summary(rep: dict) -> str:
 
 
 def write(out: Path, rep: dict) -> dict[str, Path]:
-    """The three files; returns their paths."""
+    """The three files in ``out`` (created if missing); returns their paths."""
     out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
     paths = {"json": atomic_write_text(out / "conform.json", json.dumps(rep, indent=1, default=_json)),
              "markdown": atomic_write_text(out / "conform.md", _markdown(rep)),
              "figure": atomic_write(out / "conform.png", lambda tmp: _figure(rep, tmp))}
