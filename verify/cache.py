@@ -82,6 +82,14 @@ def fingerprint(obj, depth: int = 0):
     return [name, fingerprint({k: v for k, v in attrs.items() if not k.startswith("_")}, depth + 1)]
 
 
+def _source_hash(spec: str) -> str:
+    """SHA-256 of the source file of a user optimizer's module (MODULE:NAME): edited code, new key."""
+    import importlib.util
+    found = importlib.util.find_spec(spec.partition(":")[0])
+    origin = Path(found.origin) if found and found.origin else None
+    return hashlib.sha256(origin.read_bytes()).hexdigest() if origin and origin.is_file() else "unknown"
+
+
 def batch_key(batch) -> str:
     """The content hash of a ``verify.executors.Batch`` (with the code version)."""
     desc = {"code": code_version(), "claim": batch.claim, "algorithm": batch.algorithm, "label": batch.label,
@@ -90,7 +98,9 @@ def batch_key(batch) -> str:
             "groups": fingerprint(batch.groups), "seed": int(batch.seed), "x0": fingerprint(batch.x0),
             "checkpoints": fingerprint(batch.checkpoints), "device": torch.device(batch.device).type,
             "dtype": str(batch.dtype), "meta": fingerprint(batch.meta), "compile": bool(batch.compile),
-            **({"finals": list(batch.finals)} if batch.finals else {})}
+            **({"finals": list(batch.finals)} if batch.finals else {}),
+            **({"implementation": [batch.implementation, _source_hash(batch.implementation)]}
+               if batch.implementation else {})}
     return hashlib.sha256(json.dumps(desc, sort_keys=True).encode()).hexdigest()
 
 

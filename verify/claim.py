@@ -25,7 +25,8 @@ class Context:
     where its batches run (see verify.executors): executor 'local' (default), 'dask' (LocalCluster of
     ``workers`` processes, or the cluster at ``scheduler``) or 'slurm'; finished batches are cached
     under ``cache_dir`` (None: no cache). ``batches`` collects one provenance entry per batch.
-    ``compile``: the engine's compiled loop (``optim.batched.blocks``; False: the eager loop, same samples,
+    ``implementations``: {algorithm: "MODULE:NAME"}, a user's optimizer run in place of a built-in algorithm
+    (``verify.user_rule``; the eager loop). ``compile``: the engine's compiled loop (``optim.batched.blocks``; False: the eager loop, same samples,
     round-off apart). ``threads``: torch intra-op threads while a claim runs on the CPU (None: torch's default). One
     thread is the default: the synthetic problems' (R, d) tensors are small, and intra-op threads only
     add synchronisation (measured on a busy 2-core machine: 9.5 ms vs 0.13 ms per gradient pair at
@@ -45,6 +46,7 @@ class Context:
     batches: list = field(default_factory=list, repr=False, compare=False)
     threads: Optional[int] = 1
     compile: bool = True
+    implementations: dict = field(default_factory=dict)
 
     def derive_seed(self, *parts) -> int:
         """A 63-bit seed from (global seed, claim, problem, algorithm, batch label, ...)."""

@@ -72,6 +72,9 @@ def _selection_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--algo", help="only claims involving this algorithm (default: every claim)")
     p.add_argument("--claim", help="only this claim id")
     _claims_from_option(p)
+    p.add_argument("--as", dest="as_algo", metavar="ALGO",
+                   help="with --algo MODULE:NAME: the built-in algorithm your optimizer implements; ALGO's claims "
+                        "then run with your optimizer in its place")
 
 
 def _claims_from_option(p: argparse.ArgumentParser) -> None:
@@ -217,6 +220,8 @@ def verdict_table(verdicts: list[dict]) -> str:
     for v in verdicts:
         flag = "" if v["verdict"] == v["expected"] or v["verdict"] == "inconclusive" else "  (expected " + v["expected"] + ")"
         lines.append(f"{v['claim']}  [{v['status']}]  -> {v['verdict'].upper()}{flag}")
+        if v.get("implementation"):
+            lines.append(f"    run with:   {v['implementation']} (a user optimizer in place of the built-in)")
         lines.append(f"    prediction: {v['prediction']}")
         lines.append(f"    measured:   {v['measured']}")
         lines.append(f"    reason:     {v['reason']}")
@@ -257,29 +262,49 @@ def run_claims(claims, ctx: Context) -> tuple[pd.DataFrame, list[dict]]:
     for claim in tqdm(claims, desc="claims", disable=not ctx.progress, leave=False):
         rows = claim.execute(ctx)
         frames.append(rows)
-        verdicts.append({**claim.verdict(rows), "error_rates": error_rates(claim.id, "quick" if ctx.quick else "full")})
+        mine = {f"{spec} as {a}" for a, spec in ctx.implementations.items() if a in claim.algorithms}
+        verdicts.append({**claim.verdict(rows), "error_rates": error_rates(claim.id, "quick" if ctx.quick else "full"),
+                         **({"implementation": ", ".join(sorted(mine))} if mine else {})})
     return pd.concat(frames, ignore_index=True), verdicts
+
+
+def _implementations(args) -> dict:
+    """{ALGO: MODULE:NAME} for ``--algo MODULE:NAME --as ALGO`` (a user's optimizer in ALGO's claims), else {}."""
+    spec, as_algo = args.algo, getattr(args, "as_algo", None)
+    if spec is None or ":" not in spec:
+        if as_algo is not None:
+            raise UsageError(f"--as {as_algo} needs --algo MODULE:NAME (the optimizer that stands in for {as_algo})")
+        return {}
+    if as_algo is None:
+        raise UsageError(f"--algo {spec} is a user optimizer: say which algorithm it implements with --as ALGO")
+    from .user_rule import load
+    try:
+        load(spec)
+    except ValueError as e:
+        raise UsageError(str(e)) from None
+    return {as_algo: spec}
 
 
 def _selected_claims(args) -> list:
     """The claims --algo / --claim select; an empty list (after saying why) when none matches."""
     from optim import get
-    if args.algo is not None:
+    algo = next(iter(_implementations(args)), args.algo)
+    if algo is not None:
         try:
-            get(args.algo)
+            get(algo)
         except ValueError as e:
             raise UsageError(str(e)) from None
     modules = args.claims_from or ()
     try:
-        claims = claims_for(args.algo, args.claim, modules)
+        claims = claims_for(algo, args.claim, modules)
         known = {**all_claims(), **user_claims(modules)}
     except ValueError as e:
         raise UsageError(str(e)) from None
     if not claims and args.claim is not None:
-        raise UsageError(f"--claim {args.claim} does not involve --algo {args.algo} "
+        raise UsageError(f"--claim {args.claim} does not involve --algo {algo} "
                          f"(its algorithms: {', '.join(known[args.claim].algorithms)})")
     if not claims:
-        print(f"algorithm {args.algo!r} has no claim in the registry: nothing to verify "
+        print(f"algorithm {algo!r} has no claim in the registry: nothing to verify "
               f"(claims exist for {', '.join(sorted({a for c in all_claims().values() for a in c.algorithms}))})")
     return claims
 
@@ -290,6 +315,7 @@ def cmd_rates(args, argv) -> int:
     claims = _selected_claims(args)
     if not claims:
         return 0
+    ctx.implementations = _implementations(args)
     out = _check_out(args.out, args.overwrite)
     ctx.cache_dir = args.cache_used = _cache_dir(args)
     from .executors import close_all, get_executor
@@ -302,6 +328,8 @@ def cmd_rates(args, argv) -> int:
     prov.update({"executor": executor, "cache_dir": ctx.cache_dir, "batches": ctx.batches})
     paths = write_results(out, rows, verdicts, prov)
     print(verdict_table(verdicts))
+    for note in sorted({b["implementation"] for b in ctx.batches if b.get("implementation")}):
+        print(f"note: {note}")
     print(f"\nresults: {paths['results']}\nverdicts: {paths['verdicts']}\nprovenance: {paths['provenance']}")
     if not args.no_report:
         from reports import build_report
@@ -323,6 +351,9 @@ def cmd_power(args, argv) -> int:
     claims = _selected_claims(args)
     if not claims:
         return 0
+    ctx.implementations = _implementations(args)
+    if args.record and ctx.implementations:
+        raise UsageError("--record stores the built-in algorithms' error rates: not with a user optimizer (--algo MODULE:NAME)")
     out = _check_out(args.out, args.overwrite)
     ctx.cache_dir = args.cache_used = _cache_dir(args)
     grid = "quick" if ctx.quick else "full"

@@ -12,6 +12,7 @@ dask and submitit are optional: ``pip install -e ".[distributed]"``.
 """
 from __future__ import annotations
 
+import contextlib
 import os
 import platform
 import socket
@@ -55,6 +56,7 @@ class Batch:
     threads: Optional[int] = None
     compile: bool = True
     finals: tuple = ()
+    implementation: Optional[str] = None
 
 
 def run_batch(batch: Batch) -> tuple[pd.DataFrame, dict]:
@@ -66,13 +68,25 @@ def run_batch(batch: Batch) -> tuple[pd.DataFrame, dict]:
     if batch.threads:
         torch.set_num_threads(batch.threads)
     started = time.perf_counter()
-    trace = engine_run(batch.algorithm, batch.problem, batch.sampler, batch.hp, T=batch.T, R=len(batch.T),
-                       x0=batch.x0, seed=batch.seed, device=batch.device, dtype=batch.dtype,
-                       checkpoints=batch.checkpoints, val_sampler=batch.val_sampler, groups=batch.groups,
-                       trajectory=bool(finals.NEEDS_TRAJECTORY.intersection(batch.finals)), compile=batch.compile)
+    with _implemented(batch) as made:
+        trace = engine_run(batch.algorithm, batch.problem, batch.sampler, batch.hp, T=batch.T, R=len(batch.T),
+                           x0=batch.x0, seed=batch.seed, device=batch.device, dtype=batch.dtype,
+                           checkpoints=batch.checkpoints, val_sampler=batch.val_sampler, groups=batch.groups,
+                           trajectory=bool(finals.NEEDS_TRAJECTORY.intersection(batch.finals)),
+                           compile=batch.compile and not batch.implementation)
     trace.final.update(finals.compute(batch.finals, trace, batch.problem))
     rows = trace_rows(trace, batch.meta)
-    return rows, {"wall_s": round(time.perf_counter() - started, 4), **_where(batch.device)}
+    info = {"implementation": f"{batch.implementation}: {made[0].mode}"} if made else {}
+    return rows, {"wall_s": round(time.perf_counter() - started, 4), **_where(batch.device), **info}
+
+
+def _implemented(batch: Batch):
+    """The engine builds batch.algorithm's rule from the user's optimizer (``verify.user_rule``) in the block,
+    which yields the list of rules made; a no-op without an implementation."""
+    if not batch.implementation:
+        return contextlib.nullcontext([])
+    from .user_rule import implemented_by, load
+    return implemented_by(batch.algorithm, load(batch.implementation))
 
 
 def _where(device: str) -> dict:
@@ -293,4 +307,4 @@ def _log(log, b: Batch, key, info: dict) -> None:
     log.append({"claim": b.claim, "problem": b.problem_name, "algorithm": b.algorithm, "label": b.label,
                 "chunk": b.index, "runs": int(len(b.T)), "key": key[:16] if key else None,
                 **{k: info.get(k) for k in ("cached", "executor", "worker", "hostname", "pid", "device",
-                                            "device_name", "torch_threads", "wall_s")}})
+                                            "device_name", "torch_threads", "wall_s", "implementation")}})

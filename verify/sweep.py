@@ -93,7 +93,8 @@ def run_points(ctx: Context, claim: str, algorithm: str, problem, sampler, point
         batches.append(Batch(claim=claim, label=label, index=index, algorithm=algorithm, problem=problem,
                              problem_name=problem_name, sampler=sampler, hp=hp, T=T, groups=groups, seed=seed,
                              meta=meta, device=ctx.device, dtype=ctx.dtype, x0=x0, checkpoints=checkpoints,
-                             val_sampler=val_sampler, compile=ctx.compile, finals=finals))
+                             val_sampler=val_sampler, compile=ctx.compile, finals=finals,
+                             implementation=ctx.implementations.get(algorithm)))
     # each chunk is one unit of work for ctx's executor (local, dask, slurm), cached when ctx.cache_dir is set
     return run_batches(ctx, batches)
 
