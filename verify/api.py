@@ -100,7 +100,7 @@ def rate_claim(id: str, *, paper: str, theorem: str, algorithm: str, problem, sa
                  metric=metric, prediction=text.get("prediction", f"slope in {axis} <= {predicted_slope:g} + {tol:g}"),
                  expected=expected, figure="rate", x=axis, tolerance=tol,
                  tolerance_reason=text.get("tolerance_reason", ""), fit_window=text.get("fit_window", window),
-                 grids=grids, run=run, judge=judge, predicted_slope=predicted_slope, counterfeits=cfs)
+                 run=run, judge=judge, predicted_slope=predicted_slope, counterfeits=cfs)
 
 
 def _bound_function(bound: Bound, axis: str) -> Optional[Callable]:

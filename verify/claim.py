@@ -116,7 +116,6 @@ class Claim:
     tolerance: Optional[float]
     tolerance_reason: str
     fit_window: str
-    grids: dict
     run: Callable[[Context], pd.DataFrame] = field(repr=False)
     judge: Callable[[pd.DataFrame], dict] = field(repr=False)
     predicted_slope: Optional[float] = None

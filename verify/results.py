@@ -82,16 +82,6 @@ def write_results(out_dir: Path, rows: pd.DataFrame, verdicts: list[dict], prove
     return {"results": table, "verdicts": vpath, "provenance": ppath}
 
 
-def read_rows(out_dir: Path) -> pd.DataFrame:
-    """The results table of DIR (parquet or CSV)."""
-    out_dir = Path(out_dir)
-    if (out_dir / "results.parquet").exists():
-        return pd.read_parquet(out_dir / "results.parquet")
-    if (out_dir / "results.csv").exists():
-        return pd.read_csv(out_dir / "results.csv")
-    raise FileNotFoundError(f"no results.parquet or results.csv in {out_dir}")
-
-
 def _json_default(o):
     if isinstance(o, (np.floating, np.integer, np.bool_)):
         return o.item()

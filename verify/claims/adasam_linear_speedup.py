@@ -488,4 +488,4 @@ CLAIM = Claim(
                "T is noise-dominated (noise-free run < 1/2 of the metric), >= 3 horizons; slope in b at the largest T "
                "over the noise-dominated b >= b*(eps), >= 2 values; each test also fits the last half of its window "
                "(lack of fit); the full average keeps the transient by definition, the tail average drops t < T/2",
-    grids=GRIDS, run=run, judge=judge, counterfeits=COUNTERFEITS)
+    run=run, judge=judge, counterfeits=COUNTERFEITS)

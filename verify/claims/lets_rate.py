@@ -323,4 +323,4 @@ CLAIM = Claim(
     fit_window="all T of the grid and the last half of the horizons (both must pass): each run's average over its "
                "whole horizon, as the theorem states it (at the smallest T = 250, T eta mu = 1.6 with mu = reg: the "
                "transient is inside the average)",
-    grids=GRIDS, run=run, judge=judge, counterfeits=COUNTERFEITS)
+    run=run, judge=judge, counterfeits=COUNTERFEITS)

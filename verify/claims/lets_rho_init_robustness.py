@@ -310,5 +310,5 @@ CLAIM = Claim(
     tolerance_reason="equivalence margin 2 on the spread ratio (log scale): a material compression halves the "
                      "spread; 'near' in the sanity case is a factor sqrt(10), half a grid step on the log scale of "
                      "the decade-spaced rho_0 grid",
-    fit_window="final values at t = T (no fit); rho also at t = T/2 (is the radius still moving)", grids=GRIDS,
+    fit_window="final values at t = T (no fit); rho also at t = T/2 (is the radius still moving)",
     run=run, judge=judge, counterfeits=COUNTERFEITS)

@@ -442,7 +442,7 @@ CLAIM = Claim(
                "pre-asymptotic (fit on [T/30, T], a failure there is inconclusive, needs T >= 3 T*); "
                "violation tests on the late half [sqrt(w0 T), T] (min and tail average), Holm at 5% over "
                "the judged points",
-    grids=GRIDS, run=run, judge=judge,
+    run=run, judge=judge,
     counterfeits=(
         Counterfeit(
             "sgd_descent",

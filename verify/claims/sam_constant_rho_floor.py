@@ -158,5 +158,5 @@ CLAIM = Claim(
     predicted_slope=-1.0, expected="violated", figure="floor", tolerance=TOL,
     tolerance_reason="0.1 absorbs the curvature of log f near the transition into the floor; the floor margin "
                      "1.25x holds the O(1/T) excess (~2% of F, quick) and the plateau CI",
-    fit_window="slope: t >= T/100 (the last two decades); plateau: t >= T/2", grids=GRIDS, run=run, judge=judge,
+    fit_window="slope: t >= T/100 (the last two decades); plateau: t >= T/2", run=run, judge=judge,
     counterfeits=COUNTERFEITS)

@@ -308,4 +308,4 @@ CLAIM = Claim(
                      "geometric (10) steepening ratios; the 2-cycle amplitude is checked to 1e-9 relative "
                      "(transient |1 - eta mu|^T is below round-off)",
     fit_window="law slope: t >= T/100 (two decades); steepening ratio: decades [T/100, T/10] and [T/10, T]; "
-               "plateau: t >= T/2; even t only", grids=GRIDS, run=run, judge=judge, counterfeits=COUNTERFEITS)
+               "plateau: t >= T/2; even t only", run=run, judge=judge, counterfeits=COUNTERFEITS)

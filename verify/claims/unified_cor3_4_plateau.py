@@ -251,7 +251,7 @@ CLAIM = Claim(
                      "x* is ~ eps |f*| ~ 1e-17 here, while the Thm 3.2 bound for lambda = 0 decays geometrically "
                      "below it; it is added to the bound and is the convergence threshold for lambda = 0",
     fit_window="no slope fit; plateau = mean over the checkpoints with t >= T/2 (quick T = 1000, full T = 10000)",
-    grids=GRIDS, run=run, judge=judge,
+    run=run, judge=judge,
     counterfeits=(
         Counterfeit("plateau_law_quartered", "the plateau law off by a factor: plateau <= 1/4 of the 2-cycle level "
                     "(L_H/2) c^2, c = gamma L_H lambda rho / (2 - gamma L_H (1 + rho (1-lambda) L_H)), L_H the top "

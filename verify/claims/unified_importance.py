@@ -281,7 +281,7 @@ CLAIM = Claim(
     fit_window="dist slope: checkpoints t >= fit_start (end of the constant-step phase, ~ 2/(mu gamma*)) to T "
                "(T = 10000 quick, 20000 full); plateau: t >= T/2; steps to target: first crossing, log-linear "
                "interpolation between checkpoints (spacing 12.5 steps)",
-    grids=GRIDS, run=run, judge=judge,
+    run=run, judge=judge,
     counterfeits=(
         Counterfeit("unweighted", "importance sampling without the 1/(n p_i) reweighting (steps unchanged)",
                     "E[grad_S] = grad sum_i p_i f_i, so the run converges to x_p != x* (weighted_minimiser): "

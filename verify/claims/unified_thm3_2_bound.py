@@ -285,7 +285,7 @@ CLAIM = Claim(
                      "(stats.ROUND_OFF) applies",
     fit_window="no fit; every checkpoint from t = 0 to T is checked. Horizon per sampler: T = ceil(e_folds / "
                "(gamma_min mu)) (quick 12, full 20 e-folds of the bound's contraction), capped at 4000 / 40000",
-    grids=GRIDS, run=run, judge=judge,
+    run=run, judge=judge,
     counterfeits=(
         Counterfeit("no_neighbourhood", "the bound with its neighbourhood N dropped: D0 (1 - gamma mu)^t",
                     "D0 (1 - gamma mu)^t -> 0, while every run with C > 0 (sampled gradients keep a stationary "

@@ -258,7 +258,7 @@ CLAIM = Claim(
     fit_window="decreasing runs: t >= max(10/(gamma* mu), T/10^1.5), i.e. after the switch from constant to decreasing "
                "steps (t ~ 2/(gamma* mu)) and over the last 1.5 decades; contrast: slope over t >= T/10, plateau "
                "over t >= T/2",
-    grids=GRIDS, run=run, judge=judge,
+    run=run, judge=judge,
     counterfeits=(
         Counterfeit("constant_step", "gamma*, rho* held constant (the Thm 3.2 run) instead of the Thm 3.5 schedule",
                     "linear convergence to the neighbourhood of Thm 3.2, then a stall at a plateau > 0 (gradient "

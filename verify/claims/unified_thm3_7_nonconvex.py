@@ -264,7 +264,7 @@ CLAIM = Claim(
     fit_window="inside a run: t >= t_b, the first checkpoint with flow time gamma t_b >= 5 (d=2, x0=0), 15 (x0=ones), "
                "11 (d=5); across runs: every horizon with such a t_b < T (quick T = 250 ... 4000; full d=5: T >= 2000), "
                "CI widened by the difference between the last-half and whole-range slopes (lack of fit)",
-    grids=GRIDS, run=run, judge=judge,
+    run=run, judge=judge,
     counterfeits=(
         Counterfeit("constant_step", "gamma = rho = c/sqrt(T_min) for every horizon T (the step ignores T)",
                     "the iterate settles at a noise floor set by the fixed step: the tail average is the same for "
