@@ -1,4 +1,4 @@
-"""The algorithms of ALGORITHMS.md, twice: a float64 NumPy reference and a batched torch engine."""
+"""The algorithms of docs/algorithms.md, twice: a float64 NumPy reference and a batched torch engine."""
 from . import algorithms  # noqa: F401  (fills the registry)
 from .algorithms import streams
 from .registry import ALGORITHMS, Algorithm, Param, get, validate

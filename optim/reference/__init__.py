@@ -1,5 +1,5 @@
 """The float64 NumPy reference: one run, one file per algorithm, each read line by line against
-ALGORITHMS.md. ``REFERENCE`` maps every registered algorithm to its ``run`` function;
+docs/algorithms.md. ``REFERENCE`` maps every registered algorithm to its ``run`` function;
 ``run_reference`` validates the hyperparameters with the shared registry and runs one."""
 from __future__ import annotations
 

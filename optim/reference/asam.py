@@ -16,7 +16,7 @@ def run(problem, samples, x0, T, *, lr, rho, same_sample, norm_eps, eta_A, opera
     x = np.array(x0, dtype=np.float64)
     xs = [x]
     for t in range(T):
-        s = problem.stoch_grad(x, S[t])  # ALGORITHMS.md SAM: s = grad_S(x_t)
+        s = problem.stoch_grad(x, S[t])  # docs/algorithms.md#sam: s = grad_S(x_t)
         e = value_at(rho, t) * asam_direction(x, s, eta_A, operator, norm_eps)  # ASAM: e = rho_t T*T*s/||T*s||
         x = x - value_at(lr, t) * problem.stoch_grad(x + e, S_descent[t])  # x_{t+1} = x_t - gamma_t grad_S(x_t + e)
         xs.append(x)

@@ -1,8 +1,8 @@
 """LETS: a learned perturbation radius for SAM (LETS-SAM) or ASAM (LETS-ASAM).
 
 Paper: Wang et al., LETS: Learning to Schedule the Perturbation Radius of SAM. Status:
-[reconstructed]: the paper's full text was unavailable, so the whole rule below (ALGORITHMS.md
-"LETS") is derived here, and every choice in it is an option.
+[reconstructed]: the paper's full text was unavailable, so the whole rule below (docs/algorithms.md#lets) is
+derived here, and every choice in it is an option.
 
 Bilevel: the lower level is a SAM (``direction="sam"``) or ASAM (``direction="asam"``) step with
 radius rho_t; the upper level minimises J = 1/2 (L_val(x) - L_train(x))^2 over rho with step beta.

@@ -16,15 +16,15 @@ from .common import descent_samples, value_at
 def run(problem, samples, x0, T, *, lr, rho, same_sample, eps):
     S, S_descent = samples["S"], descent_samples(samples, same_sample)
     x = np.array(x0, dtype=np.float64)
-    u = v = eps * eps  # ALGORITHMS.md LightSAM-I: u_{-1} = v_{-1} = eps^2
+    u = v = eps * eps  # docs/algorithms.md#lightsam-i: u_{-1} = v_{-1} = eps^2
     xs, eff_radius = [x], []
     for t in range(T):
-        s = problem.stoch_grad(x, S[t])  # ALGORITHMS.md LightSAM-I: s = grad_S(x_t)
-        u = u + s @ s  # ALGORITHMS.md LightSAM-I: u_t = u_{t-1} + ||s||^2
-        w = x + value_at(rho, t) * s / np.sqrt(u)  # ALGORITHMS.md LightSAM-I: w = x_t + rho s/sqrt(u_t)
-        eff_radius.append(np.linalg.norm(w - x))  # ALGORITHMS.md LightSAM-I: effective radius ||w - x_t||
-        g = problem.stoch_grad(w, S_descent[t])  # ALGORITHMS.md LightSAM-I: g = grad_S(w)
-        v = v + g @ g  # ALGORITHMS.md LightSAM-I: v_t = v_{t-1} + ||g||^2
-        x = x - value_at(lr, t) * g / np.sqrt(v)  # ALGORITHMS.md LightSAM-I: x_{t+1} = x_t - eta g/sqrt(v_t)
+        s = problem.stoch_grad(x, S[t])  # docs/algorithms.md#lightsam-i: s = grad_S(x_t)
+        u = u + s @ s  # docs/algorithms.md#lightsam-i: u_t = u_{t-1} + ||s||^2
+        w = x + value_at(rho, t) * s / np.sqrt(u)  # docs/algorithms.md#lightsam-i: w = x_t + rho s/sqrt(u_t)
+        eff_radius.append(np.linalg.norm(w - x))  # docs/algorithms.md#lightsam-i: effective radius ||w - x_t||
+        g = problem.stoch_grad(w, S_descent[t])  # docs/algorithms.md#lightsam-i: g = grad_S(w)
+        v = v + g @ g  # docs/algorithms.md#lightsam-i: v_t = v_{t-1} + ||g||^2
+        x = x - value_at(lr, t) * g / np.sqrt(v)  # docs/algorithms.md#lightsam-i: x_{t+1} = x_t - eta g/sqrt(v_t)
         xs.append(x)
     return {"x": np.stack(xs), "eff_radius": np.array(eff_radius)}

@@ -16,8 +16,8 @@ def run(problem, samples, x0, T, *, lr, rho, same_sample, norm_eps):
     x = np.array(x0, dtype=np.float64)
     xs = [x]
     for t in range(T):
-        s = problem.stoch_grad(x, S[t])  # ALGORITHMS.md SAM: s = grad_S(x_t)
-        e = value_at(rho, t) * normalize(s, norm_eps)  # ALGORITHMS.md SAM: e = rho_t s/||s|| (0 when s = 0)
+        s = problem.stoch_grad(x, S[t])  # docs/algorithms.md#sam: s = grad_S(x_t)
+        e = value_at(rho, t) * normalize(s, norm_eps)  # docs/algorithms.md#sam: e = rho_t s/||s|| (0 when s = 0)
         x = x - value_at(lr, t) * problem.stoch_grad(x + e, S_descent[t])  # x_{t+1} = x_t - gamma_t grad_S(x_t + e)
         xs.append(x)
     return {"x": np.stack(xs)}

@@ -1,6 +1,6 @@
 """SGD: x_{t+1} = x_t - gamma_t g_t with g_t = grad_S(x_t).
 
-Paper: Robbins & Monro (1951). Status: confirmed (a base rule; ALGORITHMS.md "Base rules" lists it
+Paper: Robbins & Monro (1951). Status: confirmed (a base rule; docs/algorithms.md#base-rules lists it
 without a tag).
 """
 from __future__ import annotations
@@ -15,7 +15,7 @@ def run(problem, samples, x0, T, *, lr):
     x = np.array(x0, dtype=np.float64)
     xs = [x]
     for t in range(T):
-        g = problem.stoch_grad(x, S[t])  # ALGORITHMS.md SGD: g_t = grad_S(x_t)
-        x = x - value_at(lr, t) * g  # ALGORITHMS.md SGD: x_{t+1} = x_t - gamma_t g_t
+        g = problem.stoch_grad(x, S[t])  # docs/algorithms.md#sgd: g_t = grad_S(x_t)
+        x = x - value_at(lr, t) * g  # docs/algorithms.md#sgd: x_{t+1} = x_t - gamma_t g_t
         xs.append(x)
     return {"x": np.stack(xs)}

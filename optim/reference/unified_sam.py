@@ -20,8 +20,8 @@ def run(problem, samples, x0, T, *, lr, rho, same_sample, norm_eps, lam):
     x = np.array(x0, dtype=np.float64)
     xs = [x]
     for t in range(T):
-        s = problem.stoch_grad(x, S[t])  # ALGORITHMS.md SAM: s = grad_S(x_t)
-        lam_t = value_at(lam, t)  # ALGORITHMS.md Unified SAM: lambda (constant or schedule)
+        s = problem.stoch_grad(x, S[t])  # docs/algorithms.md#sam: s = grad_S(x_t)
+        lam_t = value_at(lam, t)  # docs/algorithms.md#unified-sam: lambda (constant or schedule)
         e = value_at(rho, t) * ((1 - lam_t) * s + lam_t * normalize(s, norm_eps))  # e = rho_t((1-lam) + lam/||s||) s
         x = x - value_at(lr, t) * problem.stoch_grad(x + e, S_descent[t])  # x_{t+1} = x_t - gamma_t grad_S(x_t + e)
         xs.append(x)

@@ -15,8 +15,8 @@ def run(problem, samples, x0, T, *, lr, rho, same_sample):
     x = np.array(x0, dtype=np.float64)
     xs = [x]
     for t in range(T):
-        s = problem.stoch_grad(x, S[t])  # ALGORITHMS.md SAM: s = grad_S(x_t)
-        e = value_at(rho, t) * s  # ALGORITHMS.md USAM: e = rho_t s (unnormalised)
+        s = problem.stoch_grad(x, S[t])  # docs/algorithms.md#sam: s = grad_S(x_t)
+        e = value_at(rho, t) * s  # docs/algorithms.md#usam: e = rho_t s (unnormalised)
         x = x - value_at(lr, t) * problem.stoch_grad(x + e, S_descent[t])  # x_{t+1} = x_t - gamma_t grad_S(x_t + e)
         xs.append(x)
     return {"x": np.stack(xs)}
