@@ -18,21 +18,21 @@ from .common import descent_samples, normalize, value_at
 def run(problem, samples, x0, T, *, lr, rho, same_sample, norm_eps, b1, b2, eps, v0):
     S, S_descent = samples["S"], descent_samples(samples, same_sample)
     x = np.array(x0, dtype=np.float64)
-    m = np.zeros_like(x)  # ALGORITHMS.md AdaSAM: m_{-1} = 0
-    v = np.full_like(x, eps * eps) if v0 == "eps2" else np.zeros_like(x)  # ALGORITHMS.md AdaSAM: v_{-1} = 0 (v0="eps2": eps^2)
-    vhat = np.full_like(x, eps * eps)  # ALGORITHMS.md AdaSAM: vhat_{-1} = eps^2 * 1
+    m = np.zeros_like(x)  # docs/algorithms.md#adasam: m_{-1} = 0
+    v = np.full_like(x, eps * eps) if v0 == "eps2" else np.zeros_like(x)  # docs/algorithms.md#adasam: v_{-1} = 0 (v0="eps2": eps^2)
+    vhat = np.full_like(x, eps * eps)  # docs/algorithms.md#adasam: vhat_{-1} = eps^2 * 1
     xs, step_min, step_max = [x], [], []
     for t in range(T):
         gamma = value_at(lr, t)
-        s = problem.stoch_grad(x, S[t])  # ALGORITHMS.md AdaSAM: s = grad_S(x_t)
-        e = value_at(rho, t) * normalize(s, norm_eps)  # ALGORITHMS.md AdaSAM: e = rho_t s/||s||
-        g = problem.stoch_grad(x + e, S_descent[t])  # ALGORITHMS.md AdaSAM: g = grad_S(x_t + e)
-        m = b1 * m + (1 - b1) * g  # ALGORITHMS.md AdaSAM: m_t = b1 m + (1-b1) g
-        v = b2 * v + (1 - b2) * g * g  # ALGORITHMS.md AdaSAM: v_t = b2 v + (1-b2) g*g
-        vhat = np.maximum(vhat, v)  # ALGORITHMS.md AdaSAM: vhat_t = max(vhat, v_t)
+        s = problem.stoch_grad(x, S[t])  # docs/algorithms.md#adasam: s = grad_S(x_t)
+        e = value_at(rho, t) * normalize(s, norm_eps)  # docs/algorithms.md#adasam: e = rho_t s/||s||
+        g = problem.stoch_grad(x + e, S_descent[t])  # docs/algorithms.md#adasam: g = grad_S(x_t + e)
+        m = b1 * m + (1 - b1) * g  # docs/algorithms.md#adasam: m_t = b1 m + (1-b1) g
+        v = b2 * v + (1 - b2) * g * g  # docs/algorithms.md#adasam: v_t = b2 v + (1-b2) g*g
+        vhat = np.maximum(vhat, v)  # docs/algorithms.md#adasam: vhat_t = max(vhat, v_t)
         step = gamma / np.sqrt(vhat)  # the per-coordinate step gamma_t / sqrt(vhat_t) (trace only)
         step_min.append(step.min())
         step_max.append(step.max())
-        x = x - gamma * m / np.sqrt(vhat)  # ALGORITHMS.md AdaSAM: x_{t+1} = x_t - gamma_t m_t/sqrt(vhat_t)
+        x = x - gamma * m / np.sqrt(vhat)  # docs/algorithms.md#adasam: x_{t+1} = x_t - gamma_t m_t/sqrt(vhat_t)
         xs.append(x)
     return {"x": np.stack(xs), "step_min": np.array(step_min), "step_max": np.array(step_max)}
