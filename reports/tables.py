@@ -1,6 +1,6 @@
 """Loading a results directory and rendering the verdict table.
 
-A results directory holds three files written by ``verify`` (see DESIGN.md):
+A results directory holds three files written by ``verify`` (see docs/results.md):
 
 * ``results.parquet`` (or ``results.csv`` when pyarrow is missing) -- one tidy
   long table, one row per (run, checkpoint, metric);

@@ -168,7 +168,7 @@ def test_quick_claim_runs_and_matches_expected():
     finals = rows[(rows["seed"] >= 0) & (rows["t"] == rows["T"])]
     assert {"grad_sq_avg", "grad_sq_tail_avg"} <= set(finals["metric"])
     assert sorted(finals["b"].unique()) == ada.GRIDS["quick"]["b"]
-    # CLAIMS.md "Regimes / AdaSAM": with eps below the noise scale the adaptive denominator tracks the noise
+    # docs/claims.md#adasamlinear_speedup (regimes): with eps below the noise scale the adaptive denominator tracks the noise
     # and no speedup in b shows; the b-slope is tested only at noise-dominated b >= b*, and the finding is named
     assert v["verdict"] == ada.CLAIM.expected, v["reason"]
     assert "no speedup in b where b < b* for eps = 1e-8 (absolute)" in v["reason"]

@@ -104,7 +104,7 @@ def test_quick_claim_runs_and_its_verdict_is_decisive_or_names_its_cause():
     v = ls.CLAIM.verdict(rows)
     assert set(rows["algorithm"]) == set(ls.VARIANTS) | {"sam"}
     assert v["counts"]["lightsam_diverged_runs"] == 0
-    # CLAIMS.md "Regimes / LightSAM": the quick grid contains eta = 1e-3, where the (f(x0) - f*)/eta term
+    # docs/claims.md#lightsamany_rho (regimes): the quick grid contains eta = 1e-3, where the (f(x0) - f*)/eta term
     # dominates far beyond T = 3000, so a variant cannot reach "holds" on every point; an inconclusive
     # variant must name pre-asymptotic points, and a violated one must rest on a Holm-rejected late fit
     # far from the knife edge (p < 1e-3), not on one CI grazing the tolerance.

@@ -1,4 +1,4 @@
-"""Mutation suite (CLAIMS.md, "Negative controls" -> mutants): inject one bug at a time into the
+"""Mutation suite (docs/claims.md#mutants): inject one bug at a time into the
 batched ENGINE (optim/batched/rules.py, problems/samplers.py) by monkeypatching in memory (never on
 disk) and check that at least one fast detector notices.
 

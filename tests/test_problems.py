@@ -215,7 +215,7 @@ def test_pl_sine_tight_constant_independent():
     assert abs(prob.mu - mu_sym) < 1e-10
     assert abs(P.tight_pl_constant() - mu_sym) < 1e-10
     assert prob.mu_literature == 1.0 / 32.0 <= prob.mu
-    assert abs(mu_sym - 0.1755) < 5e-5  # CLAIMS.md: "about 0.1755"
+    assert abs(mu_sym - 0.1755) < 5e-5  # docs/claims.md#unifiedthm3_2_bound: tight mu ~ 0.1755
     # global: the ratio never goes below mu on a grid different from the code's (log-spaced, far out)
     from problems.pl_sine import pl_ratio
     ts = np.geomspace(1e-4, 1e4, 200001)

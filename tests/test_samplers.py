@@ -1,5 +1,5 @@
 """Samplers and noise oracles: unbiasedness (Monte Carlo, CLT bounds), exact second moments by
-enumeration, the ABC inequality with its constants (CLAIMS.md table), the bias of unweighted
+enumeration, the ABC inequality with its constants (docs/claims.md#sampling-constants), the bias of unweighted
 importance sampling, and input validation.
 
 Statistics: every Monte Carlo check is a CLT test |mean - target| <= z * sd / sqrt(N) per coordinate with
@@ -7,7 +7,7 @@ z = Phi^{-1}(1 - ALPHA / (2 m)) (Bonferroni over the m coordinates checked), i.e
 alarm probability ALPHA = 1e-4 per check. Draws come from seeded torch Generators, so each outcome is
 fixed; the power of the checks is shown by negative controls that they must reject.
 Exact expectations enumerate every outcome of a sampler (itertools.product / combinations) from the
-sampler's definition in ALGORITHMS.md, independently of the formulas in problems/samplers.py.
+sampler's definition in docs/algorithms.md#samplers, independently of the formulas in problems/samplers.py.
 """
 from __future__ import annotations
 
@@ -245,7 +245,7 @@ def test_tau_nice_and_minibatch_abc_constants_from_enumeration(n):
 
 
 # ----------------------------------------------------------------------------------------------
-# The constants table of CLAIMS.md
+# The constants table of docs/claims.md#sampling-constants
 # ----------------------------------------------------------------------------------------------
 def test_abc_constants_table():
     problem = prob("ridge")

@@ -5,7 +5,7 @@ rate, which achieves linear speedup property with respect to mini-batch size b")
 not available, so the corollary's schedule below is RECONSTRUCTED (optim.schedules.adasam_corollary).
 
 Theorem (as checked). f L-smooth and bounded below, stochastic gradients unbiased with variance
-sigma^2 / b for a minibatch of size b and bounded by G; AdaSAM (ALGORITHMS.md: s = grad_S(x_t),
+sigma^2 / b for a minibatch of size b and bounded by G; AdaSAM (docs/algorithms.md#adasam: s = grad_S(x_t),
 e = rho s/||s||, g = grad_S(x_t + e), m = b1 m + (1 - b1) g, v = b2 v + (1 - b2) g*g,
 vhat = max(vhat, v), vhat_{-1} = eps^2, x_{t+1} = x_t - gamma m/sqrt(vhat)) with
 
@@ -26,7 +26,7 @@ true gradient and every component gradient are bounded (||grad f_i||_inf <= prob
 (Gaussian tails). Why not pl_sine: its gradient is unbounded, robust regression's is bounded globally.
 sigma = ||grad f(x0)|| (x0 = ones): at b = 1 the noise is as large as the initial gradient, so the
 grid contains both noise-dominated and optimisation-dominated points. c_g = c_r = 1: the corollary
-as stated (gamma = sqrt(b/T), rho = 1/sqrt(bT)), no tuning. eps sweep (CLAIMS.md "Regimes / AdaSAM"),
+as stated (gamma = sqrt(b/T), rho = 1/sqrt(bT)), no tuning. eps sweep (docs/claims.md#adasamlinear_speedup),
 all reported, none picked: eps in {1e-8, 0.1 s, s, 10 s}, s = sigma / sqrt(b_min). Quick grid:
 b in {1, 4, 16}, T in {250, ..., 4000} (doubling); full grid: b in {1, 2, ..., 32}, T in {500, ..., 32000}.
 One engine call per b (the sampler carries b) stacking every (eps, T) point x seed (per-run horizons);

@@ -6,7 +6,7 @@ choice of rho > 0 and eta > 0 (that is what "parameter-agnostic" means) at the r
 
     min_{t<T} E||grad f(x_t)||^2 <= (1/T) sum_{t<T} E||grad f(x_t)||^2 = O(ln T / sqrt(T)).
 
-Variants and the tags of the rules they run (ALGORITHMS.md, optim registry status):
+Variants and the tags of the rules they run (docs/algorithms.md#lightsam-i, optim registry status):
   - LightSAM-I   (engine "lightsam1", AdaGrad-Norm ascent / AdaGrad-Norm descent)  [confirmed by three sources]
   - LightSAM-II  (engine "lightsam2", AdaGrad / AdaGrad, per coordinate)           [third-party code only]
   - LightSAM-III (engine "lightsam3", Adam / Adam, perturbation along r_t)          [reconstructed rule]
