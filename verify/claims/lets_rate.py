@@ -2,7 +2,7 @@
 reconstructed here, the paper's full text was not available].
 
 LETS-SAM and LETS-ASAM (the lower level is SAM / ASAM with the learned radius rho_t, the upper level a
-hypergradient step on rho, ALGORITHMS.md "LETS") with step eta = 1/(gamma_s sqrt(T)) and the learned radius
+hypergradient step on rho, docs/algorithms.md#lets) with step eta = 1/(gamma_s sqrt(T)) and the learned radius
 capped at rho_t <= kappa / sqrt(T) satisfy, for a gamma_s-smooth objective with stochastic gradients of
 variance <= sigma^2 (batch b):
 

@@ -8,7 +8,7 @@ so its radius spread is the whole range of the grid).
 
 Setup: problems.logistic (n = 200 training, 200 validation points, d = 5, reg = 1e-2) whose validation
 features are shifted by SHIFT along a fixed direction (a covariate shift; the features' std is 1/sqrt(d) = 0.45
-per coordinate, so the shift is ~2.2 std along that direction). LETS-SAM (ALGORITHMS.md "LETS": lower SAM
+per coordinate, so the shift is ~2.2 std along that direction). LETS-SAM (docs/algorithms.md#lets: lower SAM
 step, then rho_{t+1} = max(rho_t - beta dJ/drho, 0), J = (L_val - L_train)^2 / 2, exact Hessian-vector
 hypergradient, training batch S'_t = S_t) with the constant step lr = 1/L_max (the classical step for the
 sample smoothness), uniform minibatches of b = 8 for the lower level and for both batches of Delta, T steps,

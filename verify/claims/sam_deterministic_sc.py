@@ -17,7 +17,7 @@ Deterministic SAM (full-batch gradients) on f(x) = (mu/2) x^2 in one dimension, 
    amplitude A = eta mu rho / (2 - eta mu) (solve (1 - eta mu) A - eta mu rho = -A), attracting at the rate
    |1 - eta mu| per step, so f(x_t) - f* -> mu A^2 / 2 > 0 (stored as the "floor" theory rows).
 
-THE STATEMENT TESTED (CLAIMS.md, Negative controls): "deterministic SAM converges linearly on this
+THE STATEMENT TESTED (docs/claims.md#samdeterministic_sc): "deterministic SAM converges linearly on this
 strongly convex quadratic", i.e. log(f_t - f*) decreases linearly in t. The expected verdict is therefore
 "violated", with the exact law as evidence. A geometric sequence C q^t has local log-log slope t ln q, so
 its log-log slope fitted on the last decade [T/10, T] is 10 times the one fitted on the decade before,
@@ -290,7 +290,7 @@ COUNTERFEITS = (
 
 
 CLAIM = Claim(
-    id=ID, paper="Negative control (exact calculation; CLAIMS.md, Negative controls)",
+    id=ID, paper="Negative control (exact calculation; docs/claims.md#samdeterministic_sc)",
     theorem="deterministic SAM on (mu/2) x^2: exact O(1/t^2) law with eta_t = 1/(mu(t+2)), 2-cycle with constant eta",
     status="confirmed", algorithms=("sam",),
     problem="quadratic (mu/2) x^2, d = 1 (problems.Quadratic([[mu]])), x_0 = 0.5",
