@@ -1,4 +1,4 @@
-"""The algorithms of ALGORITHMS.md: hyperparameter schemas, papers and status tags, as data."""
+"""The algorithms of docs/algorithms.md: hyperparameter schemas, papers and status tags, as data."""
 from __future__ import annotations
 
 from .registry import Algorithm, Param, register

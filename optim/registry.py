@@ -44,7 +44,7 @@ class Param:
 
 @dataclass(frozen=True)
 class Algorithm:
-    """An algorithm of ALGORITHMS.md: ``base`` names the method that rho = 0 reduces it to."""
+    """An algorithm of docs/algorithms.md: ``base`` names the method that rho = 0 reduces it to."""
 
     name: str
     title: str

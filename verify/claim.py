@@ -96,7 +96,7 @@ class Counterfeit:
 
 @dataclass
 class Claim:
-    """One theorem claim; see CLAIMS.md. ``expected`` is what the suite should conclude when the
+    """One theorem claim; see docs/claims.md. ``expected`` is what the suite should conclude when the
     implementation is right ("violated" for negative controls)."""
 
     id: str

@@ -189,7 +189,7 @@ class SAMFamily(Rule):
 
 class LETS(Rule):
     """LETS-SAM / LETS-ASAM [reconstructed]: a SAM (ASAM) lower step whose radius rho_t is learned
-    by hypergradient descent on J = 1/2 (L_val - L_train)^2 (ALGORITHMS.md, LETS)."""
+    by hypergradient descent on J = 1/2 (L_val - L_train)^2 (docs/algorithms.md#lets)."""
 
     extras = ("rho",)
 
