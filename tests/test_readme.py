@@ -51,3 +51,61 @@ def test_readme_conform_example_runs_as_printed(tmp_path):
     assert done.returncode == 0, done.stderr
     assert "CONFORMS (default convention)" in done.stdout
     assert (tmp_path / "out" / "conform.json").exists()
+
+
+# ---------------------------------------------------------------------------------------------- doc citations
+# The spec files the code used to cite were never part of the repository; the names are built from
+# pieces so that this file does not cite them itself.
+_SPEC_NAMES = tuple(n + ".md" for n in ("ALGORITHMS", "CLAIMS", "DESIGN")) + ("shared" + "/spec", "../" + "shared")
+_DOC_CITE = re.compile(r"docs/([A-Za-z0-9_]+\.md)(?:#([A-Za-z0-9_\-]+))?")
+_MD_LINK = re.compile(r"\]\(((?:[A-Za-z0-9_]+\.md)?)#([A-Za-z0-9_\-]+)\)")
+
+
+def _tracked_sources() -> list[Path]:
+    """Tracked .py and .md files (git ls-files), or every such file outside build folders without git."""
+    root = README.parent
+    try:
+        out = subprocess.run(["git", "ls-files", "*.py", "*.md"], cwd=root, capture_output=True, text=True,
+                             timeout=10, check=True).stdout.split()
+        return [root / p for p in out if (root / p).is_file()]
+    except (OSError, subprocess.SubprocessError):
+        skip = {".git", "build", "results", ".venv"}
+        return [p for p in root.rglob("*") if p.suffix in (".py", ".md") and not skip & set(p.parts)
+                and "egg-info" not in str(p)]
+
+
+def _anchors(md: Path) -> set[str]:
+    """GitHub-style heading anchors of a Markdown file: lowercase, punctuation dropped, spaces to '-'."""
+    out, fenced = set(), False
+    for line in md.read_text(encoding="utf-8").splitlines():
+        if line.startswith("```"):
+            fenced = not fenced
+        m = None if fenced else re.match(r"#{1,6}\s+(.*?)\s*#*\s*$", line)
+        if m:
+            out.add(re.sub(r"[^a-z0-9 _\-]", "", m.group(1).lower()).replace(" ", "-"))
+    return out
+
+
+def test_no_citation_of_files_outside_the_repository():
+    bad = [f"{p.relative_to(README.parent)}:{i}: {name}" for p in _tracked_sources()
+           for i, line in enumerate(p.read_text(encoding="utf-8", errors="replace").splitlines(), 1)
+           for name in _SPEC_NAMES if name in line]
+    assert not bad, "cite docs/*.md instead:\n" + "\n".join(bad)
+
+
+def test_every_cited_docs_anchor_exists():
+    docs = README.parent / "docs"
+    anchors = {p.name: _anchors(p) for p in docs.glob("*.md")}
+    bad = []
+    for p in _tracked_sources():
+        text = p.read_text(encoding="utf-8", errors="replace")
+        for doc, anchor in _DOC_CITE.findall(text):
+            if doc not in anchors or (anchor and anchor not in anchors[doc]):
+                bad.append(f"{p.relative_to(README.parent)}: docs/{doc}#{anchor}")
+        if p.parent == docs:   # links between the docs pages: (other.md#anchor) and (#anchor)
+            for doc, anchor in _MD_LINK.findall(text):
+                if anchor not in anchors.get(doc or p.name, ()):
+                    bad.append(f"{p.relative_to(README.parent)}: {doc or p.name}#{anchor}")
+    assert not bad, "missing heading anchors:\n" + "\n".join(bad)
+    for doc in ("algorithms.md", "claims.md", "results.md", "engine.md"):
+        assert doc in anchors
