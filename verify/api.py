@@ -29,8 +29,8 @@ import pandas as pd
 import sympy
 
 from .claim import Claim, Context, Counterfeit
-from .pivot import fit_dict, number, seed_matrix, theory_curve
-from .stats import check_bound, combine_verdicts, fit_loglog_slope, holm, rate_verdict, slope_pvalue
+from .pivot import fit_dict, holm_demote, number, regime_map, seed_matrix, theory_curve, worst
+from .stats import check_bound, combine_verdicts, fit_loglog_slope, rate_verdict, slope_pvalue
 from .sweep import Point, run_points, theory_rows
 
 Bound = Union[sympy.Expr, Callable[..., Any], None]
@@ -128,19 +128,15 @@ def _judge(rows: pd.DataFrame, metric: str, axis: str, predicted: float, tol: fl
     res = rows[rows["seed"] >= 0]
     entries = [_judge_series(rows[rows["point"] == lab], metric, axis, predicted, tol, decades)
                for lab in sorted(res["point"].unique())]
-    for e, reject in zip(entries, holm([e["p_value"] for e in entries], alpha)):
-        if e["verdict"] == "violated" and e["why"] == "rate" and not reject:
-            e["verdict"], e["reason"] = "inconclusive", f"not rejected by Holm at {alpha:g}: {e['reason']}"
-    worst = max(entries, key=lambda e: (np.nan_to_num(e["ci_high"], nan=np.inf), e["estimate"]))
-    keys = ("point", "verdict", "estimate", "ci_low", "ci_high", "reason")
+    holm_demote(entries, alpha, counts=lambda e: e["why"] == "rate")   # divergence and bounds fail as they are
+    w = worst(entries)
     return {"verdict": combine_verdicts([e["verdict"] for e in entries]),
             "reason": f"{sum(e['verdict'] == 'holds' for e in entries)}/{len(entries)} series hold; "
-                      f"worst {worst['point']}: {worst['reason']}",
+                      f"worst {w['point']}: {w['reason']}",
             "measured": f"slope in {axis} of E[{metric}]: " + "; ".join(
                 f"{e['point']} {e['estimate']:.3f} [{e['ci_low']:.3f}, {e['ci_high']:.3f}]" for e in entries),
-            "estimate": worst["estimate"], "ci_low": worst["ci_low"], "ci_high": worst["ci_high"],
-            "fit": fit_dict(worst["fit"]), "bound_margin": None,
-            "regime_map": [{k: e[k] for k in keys} for e in entries],
+            "estimate": w["estimate"], "ci_low": w["ci_low"], "ci_high": w["ci_high"],
+            "fit": fit_dict(w["fit"]), "bound_margin": None, "regime_map": regime_map(entries),
             "numbers": {f"slope[{e['point']}]": number(e["estimate"], e["ci_low"], e["ci_high"]) for e in entries}}
 
 

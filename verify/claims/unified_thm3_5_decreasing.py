@@ -67,8 +67,8 @@ from optim.schedules import Schedule
 from problems import Gaussian, TauNice, Uniform, make_problem
 
 from ..claim import Claim, Context, Counterfeit
-from ..pivot import fit_dict, number, seed_matrix
-from ..stats import combine_verdicts, estimate_plateau, fit_loglog_slope, holm, rate_verdict, slope_pvalue
+from ..pivot import fit_dict, holm_demote, number, regime_map, seed_matrix, worst
+from ..stats import combine_verdicts, estimate_plateau, fit_loglog_slope, rate_verdict, slope_pvalue
 from ..sweep import Point, run_points, theory_rows
 
 ID = "unified.thm3_5_decreasing"
@@ -210,14 +210,12 @@ def judge(rows):
     labels = sorted(res["point"].unique())
     tested = [lab for lab in labels if not lab.endswith(" constant")] or labels  # the constant counterfeit: itself
     entries = [_judge_lambda(rows, lab, lab.rsplit(" ", 1)[0] + " constant") for lab in tested]
-    for e, reject in zip(entries, holm([e["p_value"] for e in entries], ALPHA)):
-        if e["verdict"] == "violated" and not reject:  # family-wise control over the (case, lambda) points
-            e["verdict"], e["reason"] = "inconclusive", f"not rejected by Holm at {ALPHA:g} (p = {e['p_value']:.3g}): {e['reason']}"
+    holm_demote(entries, ALPHA)  # family-wise control of "violated" over the grid points
     verdict = combine_verdicts([e["verdict"] for e in entries])
-    worst = max(entries, key=lambda e: (np.nan_to_num(e["ci_high"], nan=np.inf), e["estimate"]))
+    w = worst(entries)
     numbers = {}
     for lam in sorted({e["lam"] for e in entries}):
-        e = max((e for e in entries if e["lam"] == lam), key=lambda e: np.nan_to_num(e["ci_high"], nan=np.inf))
+        e = worst(e for e in entries if e["lam"] == lam)
         numbers[f"slope_lam{lam:g}"] = number(e["estimate"], e["ci_low"], e["ci_high"])
     c = min(entries, key=lambda e: e["const_fit"].slope)
     numbers["const_slope_last_decade"] = number(c["const_fit"].slope, c["const_fit"].ci_low, c["const_fit"].ci_high)
@@ -226,13 +224,12 @@ def judge(rows):
     n_hold = sum(e["verdict"] == "holds" for e in entries)
     measured = "; ".join(f"{e['point']}: {e['estimate']:.3f} [{e['ci_low']:.3f}, {e['ci_high']:.3f}]" for e in entries)
     return {"verdict": verdict,
-            "reason": f"{n_hold}/{len(entries)} (case, lambda) points hold; worst {worst['point']}: {worst['reason']}",
+            "reason": f"{n_hold}/{len(entries)} (case, lambda) points hold; worst {w['point']}: {w['reason']}",
             "measured": f"slope in t of E[f - f*], decreasing schedule: {measured}; constant-step plateaus "
                         + ", ".join(f"{e['plateau'].level:.3g}" for e in entries),
-            "estimate": worst["estimate"], "ci_low": worst["ci_low"], "ci_high": worst["ci_high"],
-            "fit": fit_dict(worst["fit"]), "bound_margin": None,
-            "regime_map": [{k: e[k] for k in ("point", "verdict", "estimate", "ci_low", "ci_high", "reason")}
-                           for e in entries],
+            "estimate": w["estimate"], "ci_low": w["ci_low"], "ci_high": w["ci_high"],
+            "fit": fit_dict(w["fit"]), "bound_margin": None,
+            "regime_map": regime_map(entries),
             "numbers": numbers}
 
 

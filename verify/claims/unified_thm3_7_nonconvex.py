@@ -86,8 +86,8 @@ from optim.schedules import horizon_constant
 from problems import RobustRegression, Uniform
 
 from ..claim import Claim, Context, Counterfeit
-from ..pivot import fit_dict, number, seed_matrix
-from ..stats import SlopeFit, combine_verdicts, fit_loglog_slope, holm, rate_verdict, slope_pvalue
+from ..pivot import fit_dict, holm_demote, number, regime_map, seed_matrix, worst
+from ..stats import SlopeFit, combine_verdicts, fit_loglog_slope, rate_verdict, slope_pvalue
 from ..sweep import Point, run_points
 
 ID = "unified.thm3_7_nonconvex"
@@ -215,30 +215,27 @@ def _point_key(p: str) -> list[float]:
 def judge(rows):
     res = rows[rows["seed"] >= 0]
     entries = [_judge_point(res, p) for p in sorted(res["point"].unique(), key=_point_key)]
-    for e, reject in zip(entries, holm([e["p_value"] for e in entries], ALPHA)):
-        if e["verdict"] == "violated" and not reject:  # family-wise control over the grid points
-            e["verdict"], e["reason"] = "inconclusive", f"not rejected by Holm at {ALPHA:g} (p = {e['p_value']:.3g}): {e['reason']}"
+    holm_demote(entries, ALPHA)  # family-wise control of "violated" over the grid points
     verdict = combine_verdicts([e["verdict"] for e in entries])
-    worst = max(entries, key=lambda e: (np.nan_to_num(e["ci_high"], nan=np.inf), e["estimate"]))
+    w = worst(entries)
     numbers = {}
     for lam in sorted({e["lam"] for e in entries}):
-        e = max((e for e in entries if e["lam"] == lam), key=lambda e: np.nan_to_num(e["ci_high"], nan=np.inf))
+        e = worst(e for e in entries if e["lam"] == lam)
         numbers[f"slope_burned_in_lam{lam:g}"] = number(e["estimate"], e["ci_low"], e["ci_high"])
     for name, m in (("slope_lower_max", LOWER), ("slope_upper_max", UPPER), ("slope_tail_max", TAIL)):
         f = max((e["fits"][m] for e in entries), key=lambda f: np.nan_to_num(f.slope, nan=np.inf))
         numbers[name] = number(f.slope, f.ci_low, f.ci_high)
     n_hold = sum(e["verdict"] == "holds" for e in entries)
     return {"verdict": verdict,
-            "reason": f"{n_hold}/{len(entries)} grid points hold; worst {worst['point']}: {worst['reason']}",
+            "reason": f"{n_hold}/{len(entries)} grid points hold; worst {w['point']}: {w['reason']}",
             "measured": "slope in T of the average of ||grad f||^2 over t in [t_b, T) after the burn-in (CI with "
                         "lack of fit): " + "; ".join(f"{e['point']} {e['estimate']:.3f} [{e['ci_low']:.3f}, "
                                                      f"{e['ci_high']:.3f}]" for e in entries)
                 + "; of the running average: " + ", ".join(f"{e['fits'][UPPER].slope:.2f}" for e in entries)
                 + "; of E[min_t]: " + ", ".join(f"{e['fits'][LOWER].slope:.2f}" for e in entries),
-            "estimate": worst["estimate"], "ci_low": worst["ci_low"], "ci_high": worst["ci_high"],
-            "fit": fit_dict(worst["fits"][BURNED]), "bound_margin": None,
-            "regime_map": [{k: e[k] for k in ("point", "verdict", "estimate", "ci_low", "ci_high", "reason")}
-                           for e in entries],
+            "estimate": w["estimate"], "ci_low": w["ci_low"], "ci_high": w["ci_high"],
+            "fit": fit_dict(w["fits"][BURNED]), "bound_margin": None,
+            "regime_map": regime_map(entries),
             "numbers": numbers}
 
 
