@@ -29,6 +29,11 @@ TAGS = {"grad_sq_avg": "avg", "grad_sq_tail_avg": "tail"}  # the claim's names i
 BLUE = st.OKABE_ITO["blue"]
 
 
+def short_number(x: float) -> str:
+    """``1e-08`` -> ``1e-8``: the number as the claim's text writes it."""
+    return re.sub(r"e([+-])0*(\d)", lambda m: "e" + m.group(1).replace("+", "") + m.group(2), f"{x:g}")
+
+
 def eps_label(rows: pd.DataFrame) -> tuple[str | None, float | None]:
     """(label, s) of one eps level from its rows' params: ``"$\\epsilon$ = 0.1 s"`` with
     s = eps / 0.1, or ``"$\\epsilon$ = 1e-08"`` for an absolute eps (s None); (None, None) when
@@ -39,7 +44,7 @@ def eps_label(rows: pd.DataFrame) -> tuple[str | None, float | None]:
     if eps is None or not rel:
         return None, None
     if m is None:
-        return rf"$\epsilon$ = {eps:g}", None
+        return rf"$\epsilon$ = {short_number(eps)}", None
     k = float(m.group(1))
     return rf"$\epsilon$ = {'' if k == 1 else f'{k:g} '}s", eps / k
 
@@ -151,7 +156,7 @@ def _legend(fig, bs, bcol, ref, multi_b, any_local, n_div, n_runs) -> None:
         handles.append(Line2D([], [], color=BLUE, ls=(0, (1, 1)), lw=0.9,
                               label="fitted slope in $b$" + (" (*local fit)" if any_local else "")))
     handles.append(diverged_handle(n_div, n_runs))
-    fig_legend(fig, handles, "outside upper center", ncols=len(handles))
+    fig_legend(fig, handles, "outside lower center", ncols=len(handles))
 
 
 def _adasam_one(meas, metric, verdict, out_dir, suffix) -> list[Path]:

@@ -81,7 +81,7 @@ def blank_handle() -> Line2D:
     return Line2D([], [], ls="none", label=" ")
 
 
-def two_row_legend(fig, row1: list, row2: list, loc: str = "outside upper center"):
+def two_row_legend(fig, row1: list, row2: list, loc: str = "outside lower center"):
     """A figure legend whose first row holds ``row1`` and second row ``row2``
     (matplotlib fills legends column by column, so the two are interleaved);
     when that is wider than the figure, a plain legend with fewer columns."""

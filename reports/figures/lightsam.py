@@ -167,7 +167,7 @@ def lightsam_heatmap(df: pd.DataFrame, verdict: dict, out_dir: Path) -> list[Pat
     axes = fig.subplots(2, len(algos), squeeze=False, sharex=True, sharey=True)
     annotate = len(rhos) * len(etas) <= 25
     im_v = im_f = None
-    n_violated = 0
+    n_violated: dict[str, int] = {}
     for j, a in enumerate(algos):
         im_v = _value_map(axes[0, j], vals[a], norm, annotate)
         axes[0, j].set_title(txt(algo_name(a)), fontsize=8)
@@ -175,7 +175,8 @@ def lightsam_heatmap(df: pd.DataFrame, verdict: dict, out_dir: Path) -> list[Pat
         ra = runs[runs["algorithm"] == a]
         axes[1, j].set_title(f"diverged {int(ra['run_div'].sum())}/{len(ra)} runs", fontsize=7)
         cells = violated_cells(verdict, a, rhos, etas)
-        n_violated += len(cells)
+        if cells:
+            n_violated[txt(algo_name(a))] = len(cells)
         _box_cells(axes[0, j], cells)
         _box_cells(axes[1, j], cells)
     _style_axes(axes, rhos, etas)
@@ -189,10 +190,12 @@ def lightsam_heatmap(df: pd.DataFrame, verdict: dict, out_dir: Path) -> list[Pat
     return finish(fig, out_dir, verdict)
 
 
-def _legend(fig, n_violated: int) -> None:
+def _legend(fig, n_violated: dict[str, int]) -> None:
+    """Legend of the markers; the violated-cell entry counts the boxed cells per algorithm."""
     handles = [Line2D([], [], ls="none", marker="x", color=st.OKABE_ITO["vermillion"],
                       label="every run diverged")]
     if n_violated:
         handles.append(Line2D([], [], ls="none", marker="s", mfc="none", mec=VIOLATED, ms=8,
-                              mew=1.6, label=f"verdict: violated ({n_violated} cells)"))
+                              mew=1.6, label="cell judged violated ("
+                              + ", ".join(f"{a}: {k}" for a, k in n_violated.items()) + ")"))
     fig_legend(fig, handles, "outside lower center")
