@@ -15,8 +15,9 @@ from typing import Any, Callable, Optional
 import pandas as pd
 import torch
 
+from .stats import VERDICTS
+
 STATUSES = ("confirmed", "reconstructed")
-VERDICTS = ("holds", "violated", "inconclusive")
 
 
 @dataclass

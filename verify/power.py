@@ -30,7 +30,7 @@ import pandas as pd
 
 from .claim import Claim, Context
 from .results import atomic_write, atomic_write_text
-from .stats import wilson_interval
+from .stats import VERDICTS, wilson_interval
 
 POWER_FILE = Path(__file__).resolve().parent / "power.json"
 TARGET_SIZE, TARGET_POWER = 0.05, 0.90          # the full-grid targets
@@ -88,7 +88,7 @@ def summarize(table: pd.DataFrame) -> pd.DataFrame:
     for (cid, name), g in table.groupby(["claim", "variant"], sort=False):
         n = len(g)
         expected, role = g["expected"].iloc[0], g["role"].iloc[0]
-        counts = {v: int((g["verdict"] == v).sum()) for v in ("holds", "violated", "inconclusive")}
+        counts = {v: int((g["verdict"] == v).sum()) for v in VERDICTS}
         k = counts[OPPOSITE[expected]] if role == "claim" else counts[expected]
         lo, hi = wilson_interval(k, n)
         e_lo, e_hi = wilson_interval(counts[expected], n)

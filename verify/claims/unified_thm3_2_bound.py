@@ -52,7 +52,7 @@ from problems.pl_sine import PLSine
 
 from ..claim import Claim, Context, Counterfeit
 from ..pivot import number, seed_matrix
-from ..stats import check_bound, combine_verdicts, estimate_plateau, mean_confidence
+from ..stats import VERDICTS, check_bound, combine_verdicts, estimate_plateau, mean_confidence
 from ..sweep import Point, run_points, theory_rows
 
 ID = "unified.thm3_2_bound"
@@ -239,7 +239,7 @@ def judge(rows):
                                  f"median bound/mean {c['slack'][0]:.3g}; N/tail mean {c['floor_ratio'][0]:.3g}"})
     verdicts = [c["check"].verdict for c in checks.values()]
     verdict = combine_verdicts(verdicts)
-    counts = {v: verdicts.count(v) for v in ("holds", "violated", "inconclusive") if verdicts.count(v)}
+    counts = {v: verdicts.count(v) for v in VERDICTS if verdicts.count(v)}
     tk = _argmin(checks, lambda c: c["tight"][0])
     tr, tlo, thi, tt = checks[tk]["tight"]
     wk = _argmin(checks, lambda c: c["worst"][1])
