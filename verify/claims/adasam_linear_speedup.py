@@ -343,6 +343,15 @@ def _per_eps(rows, finals, label, bs, Ts, b_star):
     return out
 
 
+def _holm_tests(res: dict, labels: list) -> tuple[list, list, dict]:
+    """Every in-scope test of every eps and metric: (keys (label, metric, k), tests, verdict per key), a
+    test's "violated" standing only where Holm at family-wise ALPHA rejects it."""
+    keys = [(lb, m, k) for lb in labels for m in METRICS for k in range(len(res[lb][m]["tests"]))]
+    tests = [res[lb][m]["tests"][k] for lb, m, k in keys]
+    reject = holm([t[2] for t in tests], ALPHA) if tests else np.zeros(0, bool)
+    return keys, tests, {key: ("violated" if r else t[1]) for key, t, r in zip(keys, tests, reject)}
+
+
 def judge(rows):
     finals = rows[(rows["seed"] >= 0) & (rows["t"] == rows["T"]) & rows["metric"].isin(METRICS)]
     eps, rel = _eps_of(rows), _rel_of(rows)
@@ -353,10 +362,7 @@ def judge(rows):
     b_star = {lb: float(theory[(theory["metric"] == "b_star") & (theory["point"] == lb)]["value"].iloc[0])
               for lb in labels}
     res = {lb: _per_eps(rows, finals, lb, bs, Ts, b_star[lb]) for lb in labels}
-    keys = [(lb, m, k) for lb in labels for m in METRICS for k in range(len(res[lb][m]["tests"]))]
-    tests = [res[lb][m]["tests"][k] for lb, m, k in keys]
-    reject = holm([t[2] for t in tests], ALPHA) if tests else np.zeros(0, bool)
-    tv = {key: ("violated" if r else t[1]) for key, t, r in zip(keys, tests, reject)}
+    keys, tests, tv = _holm_tests(res, labels)
     n_div = _n_diverged(rows)
     per_eps = {lb: combine_verdicts([v for (l_, _, _), v in tv.items() if l_ == lb] or ["inconclusive"])
                for lb in labels}

@@ -251,14 +251,11 @@ def _text(algo, metric, st, numbers, n_div):
             + (f"; {n_div} runs diverged" if n_div else ""))
 
 
-def judge(rows, *, alpha: float = 0.05):
-    """Verdict: Holm at family-wise ``alpha`` over every test (slope and bound of each algorithm and metric at
-    each T, and divergence): any rejection -> violated; every slope and bound decisively holding -> holds; else
-    inconclusive."""
+def _judge_algorithms(rows) -> tuple:
+    """Every algorithm's metric tests (``_judge_metric``) and divergence test: (regime entries, numbers,
+    tests (name, p), slope tests per algorithm, worst bound ratios, all parts hold, reason parts)."""
     regime, numbers, tests, fits, worst, ok_all, parts = [], {}, [], {}, None, True, []
-    for algo in ALGOS:
-        if rows[(rows["algorithm"] == algo) & (rows["seed"] >= 0)].empty:
-            continue
+    for algo in (a for a in ALGOS if not rows[(rows["algorithm"] == a) & (rows["seed"] >= 0)].empty):
         for metric in METRICS:
             st, ok, w, n_div = _judge_metric(rows, algo, metric, regime, numbers, tests)
             fits.setdefault(algo, st)
@@ -266,6 +263,21 @@ def judge(rows, *, alpha: float = 0.05):
             worst = w if metric == "grad_sq_avg" and (worst is None or w[0] > worst[0]) else worst
             parts.append(_text(algo, metric, st, numbers, n_div))
         tests.append((f"{algo}: {n_div} diverged runs", 0.0 if n_div else 1.0))   # a diverged run is a failure
+    return regime, numbers, tests, fits, worst, ok_all, parts
+
+
+def _measured(numbers: dict, algo: str) -> str:
+    """One algorithm's slope and mean/bound with their intervals (the full average)."""
+    sl, br = numbers[f"slope_{algo}"], numbers[f"bound_ratio_{algo}"]
+    return (f"{algo}: slope {sl['value']:.3f} [{sl['ci_low']:.3f}, {sl['ci_high']:.3f}] (full average), mean/bound "
+            f"{br['value']:.3g} [{br['ci_low']:.3g}, {br['ci_high']:.3g}]")
+
+
+def judge(rows, *, alpha: float = 0.05):
+    """Verdict: Holm at family-wise ``alpha`` over every test (slope and bound of each algorithm and metric at
+    each T, and divergence): any rejection -> violated; every slope and bound decisively holding -> holds; else
+    inconclusive."""
+    regime, numbers, tests, fits, worst, ok_all, parts = _judge_algorithms(rows)
     if not fits:
         return {"verdict": "inconclusive", "reason": "no LETS rows", "measured": "", "estimate": None,
                 "ci_low": None, "ci_high": None, "fit": None, "regime_map": [], "bound_margin": None, "numbers": {}}
@@ -276,12 +288,7 @@ def judge(rows, *, alpha: float = 0.05):
     numbers["bound_ratio_worst"] = number(worst[1], worst[2], worst[0])
     reason = (" | ".join(parts) + (f" | Holm (alpha {alpha:g}, {len(tests)} tests) rejects: {', '.join(fired)}"
                                    if fired else f" | Holm rejects none of {len(tests)} tests"))
-    measured = "; ".join(f"{a}: slope {numbers[f'slope_{k}{a}']['value']:.3f} [{numbers[f'slope_{k}{a}']['ci_low']:.3f}, "
-                         f"{numbers[f'slope_{k}{a}']['ci_high']:.3f}] ({m}), mean/bound "
-                         f"{numbers[f'bound_ratio_{k}{a}']['value']:.3g} [{numbers[f'bound_ratio_{k}{a}']['ci_low']:.3g}, "
-                         f"{numbers[f'bound_ratio_{k}{a}']['ci_high']:.3g}]"
-                         for a in fits for k, m in (("", "full average"),))
-    return {"verdict": verdict, "reason": reason, "measured": measured,
+    return {"verdict": verdict, "reason": reason, "measured": "; ".join(_measured(numbers, a) for a in fits),
             "estimate": head["fit"].slope, "ci_low": head["lo"], "ci_high": head["hi"], "fit": fit_dict(head["fit"]),
             "regime_map": regime, "bound_margin": float(1 - worst[0]), "numbers": numbers}
 

@@ -247,6 +247,23 @@ def _comparisons(rows, algos, regime, numbers):
     return out
 
 
+def _holm_fired(comps: list, alpha: float) -> tuple[list, list]:
+    """(candidate "violated" comparisons, the names of those Holm at family-wise ``alpha`` rejects)."""
+    cand = [c for c in comps if c[1] == "violated"]
+    rejected = holm([c[2] for c in cand], alpha) if cand else np.zeros(0, bool)
+    return cand, [c[0] for c, r in zip(cand, rejected) if r]
+
+
+def _reason(comps: list, cand: list, fired: list, alpha: float, sanity_txt: list, sane: bool) -> str:
+    """The verdict's reason: every comparison, what Holm rejected, and the no-shift sanity case."""
+    parts = [f"{c[0]}: {c[3]:.3g} [{c[4]:.3g}, {c[5]:.3g}] ({c[1]})" for c in comps]
+    holm_txt = (f"; Holm (alpha {alpha:g}) rejects {', '.join(fired)}" if fired else
+                f"; Holm rejects none of {len(cand)} candidate violations" if cand else "")
+    return (f"spread(LETS)/spread(SAM) over rho0 vs the margin 1/{MARGIN:g}: " + "; ".join(parts) + holm_txt
+            + " | sanity, no shift (part of the verdict): " + ("; ".join(sanity_txt) or "not run")
+            + ("" if sane else " -> the claim cannot hold"))
+
+
 def judge(rows, *, alpha: float = 0.05):
     """Verdict: Holm at family-wise ``alpha`` over the candidate "violated" comparisons (any rejection:
     violated); else "holds" when every comparison holds AND the no-shift sanity case holds; else
@@ -258,23 +275,10 @@ def judge(rows, *, alpha: float = 0.05):
                 "ci_low": None, "ci_high": None, "fit": None, "regime_map": [], "bound_margin": None, "numbers": {}}
     comps = _comparisons(rows, algos, regime, numbers)
     sane, sanity_txt = _sanity(rows, regime, numbers)
-    cand = [c for c in comps if c[1] == "violated"]
-    rejected = holm([c[2] for c in cand], alpha) if cand else np.zeros(0, bool)
-    fired = [c[0] for c, r in zip(cand, rejected) if r]
-    if fired:
-        verdict = "violated"
-    elif all(c[1] == "holds" for c in comps) and sane:
-        verdict = "holds"
-    else:
-        verdict = "inconclusive"
+    cand, fired = _holm_fired(comps, alpha)
+    verdict = "violated" if fired else "holds" if all(c[1] == "holds" for c in comps) and sane else "inconclusive"
     head = max((c for c in comps if c[0].endswith("val_loss")), key=lambda c: c[3])
-    parts = [f"{c[0]}: {c[3]:.3g} [{c[4]:.3g}, {c[5]:.3g}] ({c[1]})" for c in comps]
-    reason = (f"spread(LETS)/spread(SAM) over rho0 vs the margin 1/{MARGIN:g}: " + "; ".join(parts)
-              + (f"; Holm (alpha {alpha:g}) rejects {', '.join(fired)}" if fired else
-                 f"; Holm rejects none of {len(cand)} candidate violations" if cand else "")
-              + " | sanity, no shift (part of the verdict): " + ("; ".join(sanity_txt) or "not run")
-              + ("" if sane else " -> the claim cannot hold"))
-    return {"verdict": verdict, "reason": reason,
+    return {"verdict": verdict, "reason": _reason(comps, cand, fired, alpha, sanity_txt, sane),
             "measured": "; ".join(f"{c[0]} spread ratio {c[3]:.3g} [{c[4]:.3g}, {c[5]:.3g}]" for c in comps),
             "estimate": head[3], "ci_low": head[4], "ci_high": head[5], "fit": None,
             "regime_map": regime, "bound_margin": None, "numbers": numbers}

@@ -354,23 +354,9 @@ def _sam_summary(sam: dict) -> tuple[int, str]:
     return n_fail, text
 
 
-def judge(rows, *, claimed: tuple = VARIANTS, rate: float = RATE):
-    """Verdict of the claim "every point of every ``claimed`` algorithm decays like ln t / t^rate"
-    (rule in the module docstring); the contrast's points are classed and reported, never judged."""
-    res = rows[rows["seed"] >= 0]
-    pts = {(a, lab): point_fits(g, exempt=a in claimed, rate=rate)
-           for (a, lab), g in res.groupby(["algorithm", "point"], sort=False) if a in claimed or a == CONTRAST}
-    rejected = _holm_rejections(pts, claimed)
-    for k, p in pts.items():
-        p["verdict"], p["reason"] = point_verdict(p, rejected[k])
-    light = {k: v for k, v in pts.items() if k[0] in claimed}
-    sam = {k: v for k, v in pts.items() if k[0] not in claimed}
-    regime = [_regime_entry(a, lab, p) for (a, lab), p in
-              sorted(pts.items(), key=lambda kv: (kv[0][0], kv[1]["rho"], kv[1]["eta"]))]
-    if not light:
-        return {"verdict": "inconclusive", "reason": "no rows of a claimed algorithm", "measured": "",
-                "estimate": None, "ci_low": None, "ci_high": None, "fit": None, "regime_map": regime,
-                "bound_margin": None, "numbers": {}}
+def _summarise(light: dict, sam: dict, claimed: tuple, rate: float) -> tuple:
+    """The overall verdict of the claimed points, their counts, the reason text, the per-variant summary,
+    the headline fit and its point, divergence counts and the SAM contrast's failures."""
     verdicts = [p["verdict"] for p in light.values()]
     overall = combine_verdicts(verdicts)
     counts = {v: verdicts.count(v) for v in VERDICT_NAMES}
@@ -389,6 +375,27 @@ def judge(rows, *, claimed: tuple = VARIANTS, rate: float = RATE):
               f"{div_runs}/{all_runs}; {'worst judged' if worst else 'worst (none judged)'} slope of "
               f"metric*t^{rate:g}/ln t {hf.slope:+.3f} [{hf.ci_low:+.3f}, {hf.ci_high:+.3f}] at {hname}"
               + (f"; {sam_text}" if sam else ""))
+    return overall, counts, reason, per_variant, hf, hname, div_runs, all_runs, n_fail
+
+
+def judge(rows, *, claimed: tuple = VARIANTS, rate: float = RATE):
+    """Verdict of the claim "every point of every ``claimed`` algorithm decays like ln t / t^rate"
+    (rule in the module docstring); the contrast's points are classed and reported, never judged."""
+    res = rows[rows["seed"] >= 0]
+    pts = {(a, lab): point_fits(g, exempt=a in claimed, rate=rate)
+           for (a, lab), g in res.groupby(["algorithm", "point"], sort=False) if a in claimed or a == CONTRAST}
+    rejected = _holm_rejections(pts, claimed)
+    for k, p in pts.items():
+        p["verdict"], p["reason"] = point_verdict(p, rejected[k])
+    light = {k: v for k, v in pts.items() if k[0] in claimed}
+    sam = {k: v for k, v in pts.items() if k[0] not in claimed}
+    regime = [_regime_entry(a, lab, p) for (a, lab), p in
+              sorted(pts.items(), key=lambda kv: (kv[0][0], kv[1]["rho"], kv[1]["eta"]))]
+    if not light:
+        return {"verdict": "inconclusive", "reason": "no rows of a claimed algorithm", "measured": "",
+                "estimate": None, "ci_low": None, "ci_high": None, "fit": None, "regime_map": regime,
+                "bound_margin": None, "numbers": {}}
+    overall, counts, reason, per_variant, hf, hname, div_runs, all_runs, n_fail = _summarise(light, sam, claimed, rate)
     counts.update({"lightsam_diverged_runs": div_runs, "lightsam_runs": all_runs,
                    "sam_diverged_or_stalled": n_fail, "sam_points": len(sam)})
     return {"verdict": overall, "reason": reason, "n_diverged": div_runs, "n_runs": all_runs,

@@ -182,6 +182,34 @@ def _lambda_law(lams: list, lam_rows: list, plateaus: list, limits: list, pname:
     return fit, top, numbers, text
 
 
+def _judge_problem(pname: str, gp: pd.DataFrame, law: str, law_factor: float, lam0: str, law_txt: str) -> dict:
+    """One problem's lambda points: the plateau (or lambda = 0 convergence) and bound checks per lambda,
+    the monotone trend in lambda, and the lambda law of the plateaus."""
+    lam_rows = sorted(gp.groupby("point", sort=False), key=lambda kv: _lam(kv[0]))
+    plateaus, limits, regime, parts = [], [], [], []
+    for point, g in lam_rows:
+        t, Y = seed_matrix(g, "f_gap", axis="t", final=False)
+        eps = float(_theory(g, "roundoff").iloc[0])
+        bc = check_bound(Y, _theory(g, "bound").loc[t].to_numpy(dtype=float) + eps)
+        if _lam(point) == 0:
+            v, why, (est, lo, hi) = _lam0_check(t, Y, eps, lam0)
+        else:
+            cycle = float(_theory(g, "cycle").iloc[0])
+            limit = law_factor * (float(_theory(g, "floor").iloc[0]) if law == "N" else cycle)
+            pl, v, why = _plateau_check(t, Y, limit, cycle, law_txt)
+            plateaus.append(pl)
+            limits.append(limit)
+            est, lo, hi = pl.level, pl.ci_low, pl.ci_high
+        parts += [v, bc.verdict]
+        key = point if "problem=" in point else f"{point},problem={pname}"
+        regime.append({"point": key, "verdict": combine_verdicts([v, bc.verdict]), "estimate": est,
+                       "ci_low": lo, "ci_high": hi, "reason": f"{why}; Thm 3.2 bound + round-off: {bc.reason}"})
+    mv, mwhy = monotone_verdict(plateaus, increasing=True)
+    lams = [_lam(p) for p, _ in lam_rows if _lam(p) > 0]
+    fit, top, nums, line = _lambda_law(lams, lam_rows, plateaus, limits, pname, mwhy)
+    return {"regime": regime, "parts": parts + [mv], "fit": fit, "top": top, "numbers": nums, "line": line}
+
+
 def judge(rows, *, law: str = "N", law_factor: float = 1.0, lam0: str = "converges"):
     """Verdict from the rows. The true claim: plateau <= N(lambda) (``law`` "N"), lambda = 0 converges.
     Counterfeits: ``law`` "cycle" compares the plateaus with ``law_factor`` x the derived 2-cycle level,
@@ -194,32 +222,13 @@ def judge(rows, *, law: str = "N", law_factor: float = 1.0, lam0: str = "converg
     regime, parts, numbers, text, fits = [], [], {}, [], {}
     headline = (-np.inf, np.nan, np.nan)
     for pname, gp in r.groupby("problem", sort=False):
-        lam_rows = sorted(gp.groupby("point", sort=False), key=lambda kv: _lam(kv[0]))
-        plateaus, limits = [], []
-        for point, g in lam_rows:
-            t, Y = seed_matrix(g, "f_gap", axis="t", final=False)
-            eps = float(_theory(g, "roundoff").iloc[0])
-            bc = check_bound(Y, _theory(g, "bound").loc[t].to_numpy(dtype=float) + eps)
-            if _lam(point) == 0:
-                v, why, (est, lo, hi) = _lam0_check(t, Y, eps, lam0)
-            else:
-                cycle = float(_theory(g, "cycle").iloc[0])
-                limit = law_factor * (float(_theory(g, "floor").iloc[0]) if law == "N" else cycle)
-                pl, v, why = _plateau_check(t, Y, limit, cycle, law_txt)
-                plateaus.append(pl)
-                limits.append(limit)
-                est, lo, hi = pl.level, pl.ci_low, pl.ci_high
-            parts += [v, bc.verdict]
-            key = point if "problem=" in point else f"{point},problem={pname}"
-            regime.append({"point": key, "verdict": combine_verdicts([v, bc.verdict]), "estimate": est,
-                           "ci_low": lo, "ci_high": hi, "reason": f"{why}; Thm 3.2 bound + round-off: {bc.reason}"})
-        mv, mwhy = monotone_verdict(plateaus, increasing=True)
-        parts.append(mv)
-        lams = [_lam(p) for p, _ in lam_rows if _lam(p) > 0]
-        fits[pname], top, nums, line = _lambda_law(lams, lam_rows, plateaus, limits, pname, mwhy)
-        numbers.update(nums)
-        text.append(line)
-        headline = max(headline, top, key=lambda h: h[0])
+        p = _judge_problem(pname, gp, law, law_factor, lam0, law_txt)
+        regime += p["regime"]
+        parts += p["parts"]
+        fits[pname] = p["fit"]
+        numbers.update(p["numbers"])
+        text.append(p["line"])
+        headline = max(headline, p["top"], key=lambda h: h[0])
     verdict = combine_verdicts(parts)
     lam0_txt = "; ".join(f"{e['point']}: {e['reason'].split(';')[0]}" for e in regime
                          if e["point"].startswith("lambda=0,"))
