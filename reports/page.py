@@ -10,6 +10,9 @@
   ``figures/``;
 * ``DIR/verdicts.tex`` -- the verdict table as a LaTeX ``tabular``;
 * ``DIR/verdict_table.csv`` -- the verdict table as data (for diffs).
+
+Another style (``style="paper"``) writes beside these, never over them: ``DIR/figures-paper/`` and
+``DIR/report-paper.html`` / ``.md`` (the tables do not depend on the style).
 """
 
 from __future__ import annotations
@@ -26,7 +29,7 @@ from . import figures as figs
 from .style import style_context
 from .tables import (
     anchor, badge, bound_slack, diverged_counts, flatten, fmt_ci, fmt_num, h,
-    html_kv_table, html_table, is_num, load_results, markdown_table, md_escape, raw,
+    html_kv_table, html_table, is_num, load_results, markdown_table, md_escape, provenance_summary, raw,
     rates_text, status_tag, table_to_html, table_to_latex, table_to_markdown, verdict_table,
 )
 
@@ -67,6 +70,10 @@ table.verdicts td:first-child { white-space:nowrap; }
 table.kv th { width:28%; font-weight:600; background:var(--soft); }
 table.kv td code { word-break:break-all; }
 details { margin:8px 0; } summary { cursor:pointer; font-size:14px; }
+details.claim > summary { list-style-position:outside; } details.claim > summary h3 { display:inline-flex; }
+nav.toc ol ol { columns:1; padding-left:18px; }
+.prov { background:var(--soft); border:1px solid var(--line); border-radius:6px; padding:8px 12px;
+  font-size:13px; margin:10px 0; }
 .badge { display:inline-block; padding:1px 9px; border-radius:999px; font-size:12.5px;
   font-weight:600; letter-spacing:.02em; white-space:nowrap; }
 .badge-holds { background:var(--holds-bg); color:var(--holds); border:1px solid var(--holds); }
@@ -243,13 +250,19 @@ def render_html(directory: Path, verdicts: list[dict], table: pd.DataFrame, figu
         f'<div class="card"><b>{counts["unexpected"]}</b>unexpected verdicts</div>',
         "</div>",
         f'<div class="note">{status_tag("reconstructed")} {h(RECONSTRUCTED_NOTE)}</div>',
-        "<nav><b>Contents</b><ol>",
+        '<nav class="toc"><b>Contents</b><ol>',
         '<li><a href="#verdicts">Verdict table</a></li>',
-        '<li><a href="#claims">Claims and figures</a></li>',
+        '<li><a href="#claims">Claims and figures</a><ol>'
+        + "".join(f'<li><a href="#{anchor(str(v.get("claim")))}"><code>{h(v.get("claim"))}</code></a> '
+                  f'{h(v.get("verdict") or "inconclusive")}</li>' for v in verdicts) + "</ol></li>",
+        *(['<li><a href="#power">Error rates of the verdicts</a></li>']
+          if (directory / "power_summary.csv").exists() else []),
         '<li><a href="#bounds">Bound margins</a></li>',
         '<li><a href="#diverged">Diverged runs</a></li>',
         '<li><a href="#provenance">Provenance</a></li>',
         "</ol></nav>",
+        '<div class="prov"><b>Provenance.</b> ' + " &middot; ".join(
+            f"{h(k)}: <code>{h(x)}</code>" for k, x in provenance_summary(provenance)) + "</div>",
         '<h2 id="verdicts">Verdict table</h2>',
         table_to_html(table),
         '<p class="sub">Negative controls are expected to come out <i>violated</i>; '
@@ -262,7 +275,8 @@ def render_html(directory: Path, verdicts: list[dict], table: pd.DataFrame, figu
         head = f"<code>{h(claim)}</code> {badge(verdict)} {status_tag(str(v.get('status') or 'confirmed'))}"
         if (v.get("expected") or "holds") != "holds":
             head += f' <span class="tag tag-control">negative control: expected {h(v.get("expected"))}</span>'
-        parts.append(f'<article class="claim" id="{anchor(claim)}"><h3>{head}</h3>')
+        parts.append(f'<article class="claim" id="{anchor(claim)}"><details class="claim" open>'
+                     f"<summary><h3>{head}</h3></summary>")
         parts.append('<dl class="facts">' + "".join(f"<dt>{h(k)}</dt><dd>{h(x)}</dd>"
                                                    for k, x in _facts(v)) + "</dl>")
         if v.get("reason"):
@@ -296,7 +310,7 @@ def render_html(directory: Path, verdicts: list[dict], table: pd.DataFrame, figu
         elif not fpaths:
             parts.append('<div class="warn">No figure: the results table holds no rows '
                          f"of this claim's metric (<code>{h(v.get('metric'))}</code>).</div>")
-        parts.append("</article>")
+        parts.append("</details></article>")
     if (directory / "power_summary.csv").exists():
         parts.append(_power_html(directory))
     # bound margins
@@ -316,7 +330,9 @@ def render_html(directory: Path, verdicts: list[dict], table: pd.DataFrame, figu
     # provenance
     parts.append('<h2 id="provenance">Provenance</h2>')
     flat = flatten(provenance) if provenance else {}
-    parts.append(html_kv_table(flat) if flat else '<p class="sub">No provenance.json.</p>')
+    parts.append(html_kv_table(dict(provenance_summary(provenance))))
+    parts.append(f"<details><summary><b>Every provenance field</b> ({len(flat)})</summary>{html_kv_table(flat)}</details>"
+                 if flat else '<p class="sub">No provenance.json.</p>')
     parts.append('<footer>Built by <code>reports.build_report</code> from results.parquet / '
                  "results.csv, verdicts.json and provenance.json alone.</footer>")
     parts.append("</main></body></html>")
@@ -394,8 +410,10 @@ def render_markdown(directory: Path, verdicts: list[dict], table: pd.DataFrame, 
             f"**{counts['holds']} holds · {counts['violated']} violated · "
             f"{counts['inconclusive']} inconclusive · {counts['unexpected']} unexpected**", "",
             f"> (*) **reconstructed**: {RECONSTRUCTED_NOTE}", "",
+            "**Provenance:** " + " · ".join(f"{k}: `{x}`" for k, x in provenance_summary(provenance)), "",
             "## Verdict table", "", table_to_markdown(table),
-            "Negative controls are expected to come out *violated*.", "",
+            "Negative controls are expected to come out *violated*. Each claim links to its section below "
+            "(prediction, measurement, reason, per-point verdicts, figures).", "",
             "## Claims and figures", ""]
     for v in verdicts:
         claim = str(v.get("claim"))
@@ -404,7 +422,7 @@ def render_markdown(directory: Path, verdicts: list[dict], table: pd.DataFrame, 
             tags.append("*reconstructed* (*)")
         if (v.get("expected") or "holds") != "holds":
             tags.append(f"negative control, expected {v.get('expected')}")
-        out += [f"### `{claim}` — " + " · ".join(tags), ""]
+        out += [f'<a id="{anchor(claim)}"></a>', "", f"### `{claim}` — " + " · ".join(tags), ""]
         out += [f"- **{k}:** {md_escape(x)}" for k, x in _facts(v)]
         out.append("")
         if v.get("reason"):
@@ -444,6 +462,7 @@ def render_markdown(directory: Path, verdicts: list[dict], table: pd.DataFrame, 
             ""]
     out += ["## Diverged runs", "", markdown_table(_div_rows(verdicts, divs), DIV_HEADERS), ""]
     out += ["## Provenance", ""]
+    out += [markdown_table(provenance_summary(provenance), ["provenance", "value"]), ""]
     flat = flatten(provenance) if provenance else {}
     out += [markdown_table([[k, f"`{x}`" if x else ""] for k, x in flat.items()], ["key", "value"])
             if flat else "No provenance.json.", ""]
@@ -482,7 +501,9 @@ def build_report(directory, style: str = "default", strict: bool = False,
     """
     directory = Path(directory)
     df, verdicts, provenance = load_results(directory)
-    fig_dir = directory / "figures"
+    # another style writes beside the default one, never over it: figures-<style>/, report-<style>.html/.md
+    suffix = "" if style == "default" else f"-{style}"
+    fig_dir = directory / f"figures{suffix}"
     errors: dict[str, str] = {}
     if figures:
         with style_context(style):
@@ -494,8 +515,8 @@ def build_report(directory, style: str = "default", strict: bool = False,
     divs = diverged_counts(df)
     args = (directory, verdicts, table, fig_paths, errors, provenance, slack, divs)
     paths = {
-        "html": directory / "report.html",
-        "markdown": directory / "report.md",
+        "html": directory / f"report{suffix}.html",
+        "markdown": directory / f"report{suffix}.md",
         "latex": directory / "verdicts.tex",
         "table_csv": directory / "verdict_table.csv",
     }
@@ -503,4 +524,4 @@ def build_report(directory, style: str = "default", strict: bool = False,
     atomic_write_text(paths["markdown"], render_markdown(*args))
     atomic_write_text(paths["latex"], table_to_latex(table))
     atomic_write(paths["table_csv"], lambda tmp: table.to_csv(tmp, index=False))
-    return {**paths, "figures": fig_paths, "errors": errors}
+    return {**paths, "figures": fig_paths, "figures_dir": fig_dir, "errors": errors}

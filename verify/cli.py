@@ -120,7 +120,7 @@ def _threads_option(p: argparse.ArgumentParser) -> None:
 
 # what a rates or power run writes into its directory (the batch cache .cache/ is kept: it is keyed by inputs)
 OUTPUTS = ("results.parquet", "results.csv", "verdicts.json", "provenance.json", "report.html", "report.md",
-           "verdicts.tex", "verdict_table.csv", "figures", "figures-paper", "power.parquet", "power_summary.csv",
+           "verdicts.tex", "verdict_table.csv", "figures", "figures-paper", "report-paper.html", "report-paper.md", "power.parquet", "power_summary.csv",
            "power.json", "power.md", "power.png", "power.pdf",
            "conform.json", "conform.md", "conform.png")
 
@@ -214,19 +214,85 @@ def _cache_dir(args) -> str | None:
     return str(path)
 
 
-def verdict_table(verdicts: list[dict]) -> str:
-    """The printed verdict table: claim, prediction, measured with CI, verdict, reason."""
-    lines = []
-    for v in verdicts:
-        flag = "" if v["verdict"] == v["expected"] or v["verdict"] == "inconclusive" else "  (expected " + v["expected"] + ")"
-        lines.append(f"{v['claim']}  [{v['status']}]  -> {v['verdict'].upper()}{flag}")
+TABLE_WIDTH = 100  # the printed verdict table fits a 100-column terminal
+
+
+def headline(v: dict) -> str:
+    """The verdict's headline number with its 95% CI, named by the gated number it equals
+    (``slope_lam1 -1.03 [-1.08, -0.97]``); '' when the verdict has no estimate."""
+    from reports.tables import fmt_ci
+    est = v.get("estimate")
+    text = fmt_ci(est, v.get("ci_low"), v.get("ci_high"))
+    if not text:
+        return ""
+    name = "estimate"
+    for key, n in (v.get("numbers") or {}).items():
+        val = n.get("value") if isinstance(n, dict) else None
+        if isinstance(val, (int, float)) and isinstance(est, (int, float)) and abs(val - est) <= 1e-12 * max(1.0, abs(est)):
+            name = key
+            break
+    return f"{name} {text}"
+
+
+def _verdict_cell(v: dict) -> str:
+    verdict, expected = str(v.get("verdict") or "inconclusive"), str(v.get("expected") or "holds")
+    mark = "!" if verdict != expected and verdict != "inconclusive" else ""
+    return verdict + mark + (" (ctl)" if expected == "violated" else "")
+
+
+def _clip(text: str, width: int) -> str:
+    return text if len(text) <= width else text[: max(0, width - 2)] + ".."
+
+
+def verdict_table(verdicts: list[dict], width: int = TABLE_WIDTH) -> str:
+    """The printed verdict table, one line per claim, every line at most ``width`` characters:
+    claim, status, verdict, headline number with its CI. The predictions, measurements, reasons and
+    per-point detail are in the report (report.md / report.html) and in verdicts.json."""
+    heads = ("claim", "status", "verdict", "headline number [95% CI]")
+    rows = [(str(v.get("claim")), str(v.get("status") or ""), _verdict_cell(v), headline(v)) for v in verdicts]
+    wc = min(32, max([len(heads[0])] + [len(r[0]) for r in rows]))
+    ws = min(13, max([len(heads[1])] + [len(r[1]) for r in rows]))
+    wv = min(18, max([len(heads[2])] + [len(r[2]) for r in rows]))
+    wh = max(10, width - wc - ws - wv - 6)
+
+    def line(c, s, vd, hl):
+        if len(hl) > wh:  # keep the number and its CI, shorten the name
+            name, _, num = hl.partition(" ")
+            hl = _clip(name, wh - len(num) - 1) + " " + num if len(num) <= wh - 4 else _clip(hl, wh)
+        return f"{_clip(c, wc):<{wc}}  {_clip(s, ws):<{ws}}  {_clip(vd, wv):<{wv}}  {_clip(hl, wh)}".rstrip()
+
+    lines = [line(*heads), "-" * min(width, wc + ws + wv + wh + 6)]
+    for v, r in zip(verdicts, rows):
+        lines.append(line(*r))
         if v.get("implementation"):
-            lines.append(f"    run with:   {v['implementation']} (a user optimizer in place of the built-in)")
-        lines.append(f"    prediction: {v['prediction']}")
-        lines.append(f"    measured:   {v['measured']}")
-        lines.append(f"    reason:     {v['reason']}")
-        lines.append(f"    runs: {v['n_runs']}, diverged: {v['n_diverged']}")
+            lines.append(_clip(f"{'':{wc}}  run with {v['implementation']} (a user optimizer in place of the built-in)",
+                               width))
+    notes = []
+    if any(r[2].endswith("(ctl)") for r in rows):
+        notes.append("(ctl): negative control, expected violated")
+    if any("!" in r[2] for r in rows):
+        notes.append("!: differs from the expected verdict")
+    if notes:
+        lines.append(_clip("; ".join(notes), width))
     return "\n".join(lines)
+
+
+def report_paths(written: dict, out: Path) -> dict:
+    """What ``reports.build_report`` wrote, as {label: path} for ``print_paths`` (figures: the directory
+    and how many files)."""
+    figures = [p for ps in (written.get("figures") or {}).values() for p in ps]
+    fig_dir = Path(figures[0]).parent if figures else Path(written.get("figures_dir") or Path(out) / "figures")
+    return {"report (Markdown)": written["markdown"], "report (HTML)": written["html"],
+            "LaTeX table": written["latex"], "verdict table CSV": written["table_csv"],
+            "figures": f"{fig_dir}{os.sep} ({len(figures)} files)"}
+
+
+def print_paths(paths: dict) -> None:
+    """The files a command wrote, one ``label: path`` line each, plain paths (no reprs)."""
+    print("wrote:")
+    width = max(len(k) for k in paths) + 1
+    for k, v in paths.items():
+        print(f"  {k + ':':<{width}} {v}")
 
 
 def cmd_list(args) -> int:
@@ -255,16 +321,23 @@ def cmd_list(args) -> int:
 
 def run_claims(claims, ctx: Context) -> tuple[pd.DataFrame, list[dict]]:
     """Run each claim's sweep and judge it; returns all rows and the verdicts."""
-    from tqdm import tqdm
-
     from .power import error_rates
+    from .progress import install
     frames, verdicts = [], []
-    for claim in tqdm(claims, desc="claims", disable=not ctx.progress, leave=False):
-        rows = claim.execute(ctx)
+    progress = install(ctx, len(claims))  # a tqdm line on a terminal, one line per finished batch elsewhere
+    for claim in claims:
+        progress.start_claim(claim.id)
+        try:
+            rows = claim.execute(ctx)
+        except BaseException:
+            progress.close()
+            raise
         frames.append(rows)
         mine = {f"{spec} as {a}" for a, spec in ctx.implementations.items() if a in claim.algorithms}
         verdicts.append({**claim.verdict(rows), "error_rates": error_rates(claim.id, "quick" if ctx.quick else "full"),
                          **({"implementation": ", ".join(sorted(mine))} if mine else {})})
+        progress.end_claim(verdicts[-1]["verdict"])
+    progress.close()
     return pd.concat(frames, ignore_index=True), verdicts
 
 
@@ -330,11 +403,13 @@ def cmd_rates(args, argv) -> int:
     print(verdict_table(verdicts))
     for note in sorted({b["implementation"] for b in ctx.batches if b.get("implementation")}):
         print(f"note: {note}")
-    print(f"\nresults: {paths['results']}\nverdicts: {paths['verdicts']}\nprovenance: {paths['provenance']}")
+    wrote = {"results table": paths["results"], "verdicts": paths["verdicts"], "provenance": paths["provenance"]}
     if not args.no_report:
         from reports import build_report
-        written = build_report(out)
-        print(f"report: {written.get('html', out / 'report.html')}")
+        wrote.update(report_paths(build_report(out), out))
+    print("\nreasons, predictions and per-point detail: " + ("report.md / report.html" if not args.no_report
+                                                          else "verdicts.json (--no-report: no report written)"))
+    print_paths(wrote)
     if args.strict and any(v["verdict"] != v["expected"] for v in verdicts):
         return 1
     return 0
@@ -359,13 +434,18 @@ def cmd_power(args, argv) -> int:
     grid = "quick" if ctx.quick else "full"
     from .executors import close_all, get_executor
     tables = []
+    from .progress import install
+    progress = install(ctx, len(claims), label="power")
     try:
         executor = get_executor(ctx).describe()
         for claim in claims:
             def done(name, n, cid=claim.id):
                 print(f"{cid}: {name} judged on {n} repeats ({time.time() - started:.0f} s)", file=sys.stderr, flush=True)
+            progress.start_claim(claim.id)
             tables.append(power.measure(claim, ctx, args.repeats, on_done=done))
+            progress.end_claim()
     finally:
+        progress.close()
         close_all()
     table = pd.concat(tables, ignore_index=True)
     summary = power.summarize(table)
@@ -378,7 +458,7 @@ def cmd_power(args, argv) -> int:
     paths["figure"] = power_figure(summary, out / "power")[1]
     paths["markdown"] = atomic_write_text(out / "power.md", power_markdown(summary, per_claim, args.repeats, grid))
     print(power.summary_table(summary))
-    print("\n".join(f"{k}: {v}" for k, v in paths.items()))
+    print_paths(paths)
     if args.record:
         power.record(grid, "python -m verify " + " ".join(argv), args.repeats, ctx.seeds, per_claim)
         print(f"recorded: {power.POWER_FILE}")
@@ -408,8 +488,13 @@ def cmd_report(args) -> int:
         finally:
             for w in caught:
                 print(f"warning: {w.message}", file=sys.stderr)
-    for k, v in written.items():
-        print(f"{k}: {v}")
+    from reports.tables import provenance_summary
+    print("provenance:")
+    for k, x in provenance_summary(load_results(d)[2]):
+        print(f"  {k + ':':<17} {x}")
+    for claim, message in written.get("errors", {}).items():
+        print(f"figure failed: {claim}: {message}", file=sys.stderr)
+    print_paths(report_paths(written, d))
     return 0
 
 

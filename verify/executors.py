@@ -283,6 +283,7 @@ def run_batches(ctx, batches: list[Batch]) -> pd.DataFrame:
         if hit is not None:
             results[i] = hit[0]
             _log(log, b, key, {**hit[1], "cached": True})
+            _progress(log, b, {**hit[1], "cached": True}, results, len(batches))
         else:
             todo.append(i)
     if todo:
@@ -296,9 +297,18 @@ def run_batches(ctx, batches: list[Batch]) -> pd.DataFrame:
             if cache is not None:
                 cache.save(keys[i], rows, info)
             _log(log, batches[i], keys[i], {**info, "cached": False})
+            _progress(log, batches[i], {**info, "cached": False}, results, len(batches))
 
         ex.run(run_batch, [batches[i] for i in todo], done)
     return pd.concat(results, ignore_index=True)
+
+
+def _progress(log, b: Batch, info: dict, results: list, total: int) -> None:
+    """The progress hook: ``ctx.batches.on_batch(batch, info, finished, total)`` when the batch log
+    carries one (``verify.progress.BatchLog``; the log is shared by every copy of the Context)."""
+    hook = getattr(log, "on_batch", None)
+    if hook is not None:
+        hook(b, info, sum(r is not None for r in results), total)
 
 
 def _log(log, b: Batch, key, info: dict) -> None:

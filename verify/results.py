@@ -131,11 +131,24 @@ def machine() -> dict:
     return {"cpu_model": cpu_model(), "cpu_capability": torch.backends.cpu.get_cpu_capability(),
             "aten_cpu_capability_env": os.environ.get("ATEN_CPU_CAPABILITY"),
             "torch_blas": blas[0] if blas else "unknown", "numpy_blas": np_blas,
-            "torch_threads": torch.get_num_threads()}
+            "torch_threads": torch.get_num_threads(), "cpu_count": os.cpu_count(),
+            "threads_env": {k: os.environ[k] for k in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS")
+                            if k in os.environ}}
+
+
+def _version(module: str) -> str | None:
+    """An installed package's version, or None."""
+    from importlib import metadata
+    try:
+        return metadata.version(module)
+    except metadata.PackageNotFoundError:
+        return None
 
 
 def provenance(ctx, argv: list[str], started: float, claims: list[str]) -> dict:
-    """Versions, device, dtype, git revision, command line, seeds and wall time of this invocation."""
+    """Versions (samcheck, python, numpy, scipy, sympy, torch, pandas, matplotlib, pyarrow, tqdm), device,
+    dtype, the machine (``machine()``: CPU model, torch's CPU capability, BLAS, threads), git revision,
+    command line, seeds and wall time of this invocation."""
     import matplotlib
     import scipy
     import sympy
@@ -147,6 +160,7 @@ def provenance(ctx, argv: list[str], started: float, claims: list[str]) -> dict:
     return {"samcheck": __version__, "python": sys.version.split()[0], "numpy": np.__version__,
             "scipy": scipy.__version__, "sympy": sympy.__version__, "torch": torch.__version__,
             "cuda": torch.version.cuda, "pandas": pd.__version__, "matplotlib": matplotlib.__version__,
+            "pyarrow": _version("pyarrow"), "tqdm": _version("tqdm"),
             "platform": platform.platform(), "device": device, "device_name": name,
             **machine(), "engine_threads": ctx.threads, "engine_loop": "compiled" if ctx.compile else "eager", "dtype": str(ctx.dtype).replace("torch.", ""),
             "git_revision": git_revision(), "command": " ".join(argv), "global_seed": ctx.seed,
