@@ -226,3 +226,29 @@ def test_paper_style_writes_beside_the_default(tmp_path, monkeypatch):
     assert sorted(p.name for p in (d / "figures-paper").iterdir()) == sorted(before)
     assert paper["html"] == d / "report-paper.html" and (d / "report.html").read_text() == html
     assert default["figures_dir"] == d / "figures"
+
+
+# ---- README --------------------------------------------------------------------------------------
+
+def test_readme_synopsis_names_every_subcommand_and_flag():
+    """Every subcommand and every long option of its --help is in the README's Command line block."""
+    import argparse
+    from verify.cli import _parser
+    block = re.search(r"## Command line\n\n```\n(.*?)```", (ROOT / "README.md").read_text(), re.S).group(1)
+    sub = next(a for a in _parser()._actions if isinstance(a, argparse._SubParsersAction))
+    for name, parser in sub.choices.items():
+        lines = [ln for ln in block.split("python -m verify ")[1:] if ln.startswith(name + " ") or ln.strip() == name]
+        assert lines, f"subcommand {name} missing from the README synopsis"
+        text = lines[0] + (" " + block if "every rates option" in lines[0] else "")
+        for action in parser._actions:
+            for flag in action.option_strings:
+                if flag.startswith("--") and flag != "--help":
+                    assert re.search(re.escape(flag) + r"(?![\w-])", text), f"{name} {flag} missing from the README"
+
+
+def test_readme_claims_table_names_its_grid_and_links_the_full_grid_differences():
+    text = (ROOT / "README.md").read_text()
+    section = text.split("## What the claims say today", 1)[1].split("\n## ", 1)[0]
+    assert "quick grid" in section.split("|", 1)[0] and "](#full-grid-verdicts)" in section
+    assert '<a id="full-grid-verdicts"></a>' in section
+    assert section.count("(full grid: inconclusive)") == 2
