@@ -490,7 +490,10 @@ def cmd_report(args) -> int:
                 print(f"warning: {w.message}", file=sys.stderr)
     from reports.tables import provenance_summary
     print("provenance:")
-    for k, x in provenance_summary(load_results(d)[2]):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # shown once above
+        prov = load_results(d)[2]
+    for k, x in provenance_summary(prov):
         print(f"  {k + ':':<17} {x}")
     for claim, message in written.get("errors", {}).items():
         print(f"figure failed: {claim}: {message}", file=sys.stderr)
