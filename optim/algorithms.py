@@ -37,43 +37,51 @@ ASAM_PAPER = "Kwon et al., ASAM: Adaptive Sharpness-Aware Minimization (ICML 202
 SAM_FAMILY = (LR, RHO, SAME, NORM_EPS)
 
 register(Algorithm("sgd", "SGD", "Robbins & Monro (1951)", "confirmed", (LR,),
-                   "x_{t+1} = x_t - gamma_t g_t.", equations="x+ = x - lr g"))
+                   "x_{t+1} = x_t - gamma_t g_t.", equations="x+ = x - lr g", descent="sgd"))
 register(Algorithm("adagrad_norm", "AdaGrad-Norm", "Ward, Wu & Bottou (2019)", "confirmed", (LR, EPS, EPS_MODE),
-                   "v_t = v_{t-1} + ||g_t||^2, v_{-1} = eps^2; x_{t+1} = x_t - eta g_t / sqrt(v_t)."))
+                   "v_t = v_{t-1} + ||g_t||^2, v_{-1} = eps^2; x_{t+1} = x_t - eta g_t / sqrt(v_t).",
+                   descent="adagrad_norm"))
 register(Algorithm("adagrad", "AdaGrad", "Duchi, Hazan & Singer (2011)", "confirmed", (LR, EPS, EPS_MODE),
-                   "per-coordinate v_t = v_{t-1} + g_t*g_t, v_{-1} = eps^2 1; x_{t+1} = x_t - eta g_t / sqrt(v_t)."))
+                   "per-coordinate v_t = v_{t-1} + g_t*g_t, v_{-1} = eps^2 1; x_{t+1} = x_t - eta g_t / sqrt(v_t).",
+                   descent="adagrad"))
 register(Algorithm("adam", "Adam", "Kingma & Ba (2015)", "confirmed", (LR, B1, B2, EPS, EPS_MODE, BIAS),
                    "m_t = b1 m + (1-b1) g, v_t = b2 v + (1-b2) g*g, m_{-1} = 0, v_{-1} = eps^2; "
-                   "x_{t+1} = x_t - eta m_t / sqrt(v_t) (bias correction optional, off by default)."))
+                   "x_{t+1} = x_t - eta m_t / sqrt(v_t) (bias correction optional, off by default).", descent="adam"))
 register(Algorithm("amsgrad", "AMSGrad", "Reddi, Kale & Kumar (2018)", "confirmed", (LR, B1, B2, EPS, EPS_MODE, V0),
-                   "Adam plus vhat_t = max(vhat_{t-1}, v_t), vhat_{-1} = eps^2; x_{t+1} = x_t - eta m_t / sqrt(vhat_t)."))
+                   "Adam plus vhat_t = max(vhat_{t-1}, v_t), vhat_{-1} = eps^2; x_{t+1} = x_t - eta m_t / sqrt(vhat_t).",
+                   descent="amsgrad"))
 register(Algorithm("sam", "SAM", SAM_PAPER, "confirmed", SAM_FAMILY,
-                   "s = grad_S(x_t); e = rho_t s/||s||; x_{t+1} = x_t - gamma_t grad_S(x_t + e).", base="sgd"))
+                   "s = grad_S(x_t); e = rho_t s/||s||; x_{t+1} = x_t - gamma_t grad_S(x_t + e).", base="sgd",
+                   perturbation="sam", descent="sgd"))
 register(Algorithm("usam", "USAM", "Andriushchenko & Flammarion (2022)", "confirmed", (LR, RHO, SAME),
-                   "e = rho_t s (unnormalised); x_{t+1} = x_t - gamma_t grad_S(x_t + e).", base="sgd"))
+                   "e = rho_t s (unnormalised); x_{t+1} = x_t - gamma_t grad_S(x_t + e).", base="sgd",
+                   perturbation="usam", descent="sgd"))
 register(Algorithm("unified_sam", "Unified SAM", UNIFIED_PAPER, "confirmed", SAM_FAMILY + (LAM,),
-                   "e = rho_t ((1 - lambda) + lambda/||s||) s; x_{t+1} = x_t - gamma_t grad_S(x_t + e).", base="sgd"))
+                   "e = rho_t ((1 - lambda) + lambda/||s||) s; x_{t+1} = x_t - gamma_t grad_S(x_t + e).", base="sgd",
+                   perturbation="unified", descent="sgd"))
 register(Algorithm("asam", "ASAM", ASAM_PAPER, "confirmed", SAM_FAMILY + (ETA_A, OPERATOR),
-                   "T = |x_t| + eta_A; e = rho_t T*T*s/||T*s||; x_{t+1} = x_t - gamma_t grad_S(x_t + e).", base="sgd"))
+                   "T = |x_t| + eta_A; e = rho_t T*T*s/||T*s||; x_{t+1} = x_t - gamma_t grad_S(x_t + e).", base="sgd",
+                   perturbation="asam", descent="sgd"))
 register(Algorithm("adasam", "AdaSAM", ADASAM_PAPER, "confirmed",
                    (LR, RHO, SAME, NORM_EPS, B1, B2, EPS, ADASAM_V0),
                    "e = rho_t s/||s||; g = grad_S(x_t + e); m_t = b1 m + (1-b1) g; v_t = b2 v + (1-b2) g*g; "
                    "vhat_t = max(vhat, v_t); x_{t+1} = x_t - gamma_t m_t/sqrt(vhat_t); m_{-1} = v_{-1} = 0, "
-                   "vhat_{-1} = eps^2 (v0='eps2': v_{-1} = eps^2).", base="amsgrad", extras=("step_min", "step_max")))
+                   "vhat_{-1} = eps^2 (v0='eps2': v_{-1} = eps^2).", base="amsgrad", extras=("step_min", "step_max"),
+                   perturbation="sam", descent="adasam"))
 register(Algorithm("lightsam1", "LightSAM-I (AdaGrad-Norm/AdaGrad-Norm)", LIGHTSAM_PAPER, "confirmed",
                    (LR, RHO, SAME, EPS),
                    "u_t = u + ||s||^2; w = x_t + rho s/sqrt(u_t); g = grad_S(w); v_t = v + ||g||^2; "
                    "x_{t+1} = x_t - eta g/sqrt(v_t); u_{-1} = v_{-1} = eps^2.", base="adagrad_norm",
-                   extras=("eff_radius",)))
+                   extras=("eff_radius",), perturbation="lightsam1", descent="adagrad_norm"))
 register(Algorithm("lightsam2", "LightSAM-II (AdaGrad/AdaGrad)", LIGHTSAM_PAPER, "third-party",
                    (LR, RHO, SAME, EPS),
                    "per-coordinate u_t = u + s*s, v_t = v + g*g, initial eps^2 in every coordinate.",
-                   base="adagrad", extras=("eff_radius",)))
+                   base="adagrad", extras=("eff_radius",), perturbation="lightsam2", descent="adagrad"))
 register(Algorithm("lightsam3", "LightSAM-III (Adam/Adam)", LIGHTSAM_PAPER, "reconstructed",
                    (LR, RHO, SAME, B1, B2, EPS, PERTURB_WITH),
                    "r_t = b1 r + (1-b1) s; u_t = b2 u + (1-b2) s*s; w = x_t + rho r_t/sqrt(u_t); g = grad_S(w); "
                    "m_t, v_t as Adam; x_{t+1} = x_t - eta m_t/sqrt(v_t); r_{-1} = m_{-1} = 0, u_{-1} = v_{-1} = eps^2.",
-                   base="adam", extras=("eff_radius",)))
+                   base="adam", extras=("eff_radius",), perturbation="lightsam3", descent="adam"))
 
 LETS_PARAMS = (
     LR,
@@ -93,9 +101,10 @@ LETS_PARAMS = (
 register(Algorithm("lets_sam", "LETS-SAM", LETS_PAPER, "reconstructed", LETS_PARAMS,
                    "lower SAM step with rho_t; Delta = L_val(x_{t+1}) - L_train(x_{t+1}); "
                    "rho_{t+1} = project(rho_t - beta Delta (grad L_val - grad L_train)^T dx_{t+1}/drho).",
-                   base="sam", extras=("rho",)))
+                   base="sam", extras=("rho",), rule="lets"))
 register(Algorithm("lets_asam", "LETS-ASAM", LETS_PAPER, "reconstructed", LETS_PARAMS + (ETA_A, OPERATOR),
-                   "as LETS-SAM with the ASAM direction n_t = T*T*s/||T*s||.", base="asam", extras=("rho",)))
+                   "as LETS-SAM with the ASAM direction n_t = T*T*s/||T*s||.", base="asam", extras=("rho",),
+                   rule="lets"))
 
 
 def streams(name: str, hp: dict) -> tuple[str, ...]:

@@ -44,7 +44,10 @@ class Param:
 
 @dataclass(frozen=True)
 class Algorithm:
-    """An algorithm of docs/algorithms.md: ``base`` names the method that rho = 0 reduces it to."""
+    """An algorithm of docs/algorithms.md: ``base`` names the method that rho = 0 reduces it to. The batched
+    engine composes it from the parts ``perturbation`` and ``descent`` (keys of
+    ``optim.batched.parts``), or runs the rule ``rule`` names when it is not "composed" ("lets");
+    ``extras`` are the per-step quantities the rule records."""
 
     name: str
     title: str
@@ -55,6 +58,9 @@ class Algorithm:
     base: Optional[str] = None
     equations: str = ""
     extras: tuple[str, ...] = field(default=())
+    perturbation: str = "none"
+    descent: str = "sgd"
+    rule: str = "composed"
 
     def param(self, name: str) -> Param:
         return {p.name: p for p in self.params}[name]

@@ -1,5 +1,5 @@
 """Mutation suite (docs/claims.md#mutants): inject one bug at a time into the
-batched ENGINE (optim/batched/rules.py, problems/samplers.py) by monkeypatching in memory (never on
+batched ENGINE (optim/batched/rules.py and parts.py, problems/samplers.py) by monkeypatching in memory (never on
 disk) and check that at least one fast detector notices.
 
 Detectors (each returns True when it sees a discrepancy):
@@ -31,7 +31,7 @@ import pytest
 import torch
 
 from optim import Schedule, streams, validate
-from optim.batched import rules
+from optim.batched import parts, rules
 from optim.batched import run
 from optim.reference import run_reference
 from problems import Importance, Sample, TwoQuadratics, Uniform, make_problem
@@ -221,9 +221,9 @@ def patched(obj, attr, new):
 
 _orig_draw = samplers.Importance.draw
 _orig_val = rules.Rule.val
-_orig_perturbation = rules.SAMFamily.perturbation
-_orig_descend = rules.SAMFamily.descend
-_orig_inv_norm = rules.inv_norm
+_orig_amsgrad = parts.AMSGrad.__call__
+_orig_adam = parts.Adam.__call__
+_orig_inv_norm = parts.inv_norm
 _orig_hypergrad = rules.LETS.hypergrad
 
 
@@ -252,35 +252,32 @@ def m_lambda_flipped():
 def m_fresh_ascent_sample():
     """The ascent gradient silently uses a different, independent sample than the descent: the
     stream S2 when it exists, else another run's sample (an independent draw of the same law)."""
-    def step(self, x, t, S):
-        grad = self.problem.stoch_grad
-        if self.perturb is None:
-            return self.descend(x, grad(x, S["S"]), t)
-        other = S["S2"] if "S2" in S else S["S"].take(torch.roll(torch.arange(self.R, device=x.device), 1))
-        c, v = self.perturbation(x, grad(x, other), t)
-        if self.extras == ("eff_radius",):
-            self.out["eff_radius"] = (c * torch.linalg.vector_norm(v, dim=-1, keepdim=True))[:, 0]
-        return self.descend(x, grad(torch.addcmul(x, c, v), S["S"]), t)
-    return patched(rules.SAMFamily, "step", step)
+    def gradient(self, rule, x, S, t, st, out):
+        grad = rule.problem.stoch_grad
+        other = S["S2"] if "S2" in S else S["S"].take(torch.roll(torch.arange(rule.R, device=x.device), 1))
+        c, v = self(rule, x, grad(x, other), t, st, out)
+        return grad(torch.addcmul(x, c, v), S["S"])
+    return patched(parts.Perturbation, "gradient", gradient)
 
 
 def m_adasam_no_max():
-    def descend(self, x, g, t):
-        if self.name == "adasam":
-            self.state["vhat"] = torch.full_like(self.state["vhat"], -float("inf"))  # max(-inf, v) = v
-        return _orig_descend(self, x, g, t)
-    return patched(rules.SAMFamily, "descend", descend)
+    def descend(self, rule, x, g, t, st, out):
+        if isinstance(self, parts.AdaSAMDescent):
+            st["vhat"] = torch.full_like(st["vhat"], -float("inf"))  # max(-inf, v) = v
+        return _orig_amsgrad(self, rule, x, g, t, st, out)
+    return patched(parts.AMSGrad, "__call__", descend)
 
 
 def m_sign_flip():
-    def perturbation(self, x, s, t):
-        c, v = _orig_perturbation(self, x, s, t)
-        return -c, v
-    return patched(rules.SAMFamily, "perturbation", perturbation)
+    def gradient(self, rule, x, S, t, st, out):
+        grad = rule.problem.stoch_grad
+        c, v = self(rule, x, grad(x, S["S"]), t, st, out)
+        return grad(torch.addcmul(x, -c, v), S.get("S2", S["S"]))
+    return patched(parts.Perturbation, "gradient", gradient)
 
 
 def m_eps_in_norm():
-    return patched(rules, "inv_norm", lambda s, norm_eps: _orig_inv_norm(s, norm_eps + 1e-3))
+    return patched(parts, "inv_norm", lambda s, norm_eps: _orig_inv_norm(s, norm_eps + 1e-3))
 
 
 def m_schedule_exponent():
@@ -304,25 +301,21 @@ def m_lets_hypergrad_sign():
 
 
 def m_adam_bias_always_on():
-    def descend(self, x, g, t):
-        if self.descent != "adam":
-            return _orig_descend(self, x, g, t)
-        opts = self.opts
-        self.opts = {**opts, "bias_correction": True}
+    def descend(self, rule, x, g, t, st, out):
+        opts = rule.opts
+        rule.opts = {**opts, "bias_correction": True}
         try:
-            return _orig_descend(self, x, g, t)
+            return _orig_adam(self, rule, x, g, t, st, out)
         finally:
-            self.opts = opts
-    return patched(rules.SAMFamily, "descend", descend)
+            rule.opts = opts
+    return patched(parts.Adam, "__call__", descend)
 
 
 def m_adagrad_norm_abs():
-    def descend(self, x, g, t):
-        if self.descent != "adagrad_norm":
-            return _orig_descend(self, x, g, t)
-        self.state["v"] = self.state["v"] + torch.linalg.vector_norm(g, dim=-1, keepdim=True)  # ||g||, not ||g||^2
-        return x - self.val("lr", t) * g / (self.state["v"].sqrt() + self.eps_add)
-    return patched(rules.SAMFamily, "descend", descend)
+    def descend(self, rule, x, g, t, st, out):
+        st["v"] = st["v"] + torch.linalg.vector_norm(g, dim=-1, keepdim=True)  # ||g||, not ||g||^2
+        return x - rule.val("lr", t) * g * parts.inv_sqrt(rule, st["v"])
+    return patched(parts.AdaGradNorm, "__call__", descend)
 
 
 MUTANTS = {
@@ -354,7 +347,7 @@ def detections(mutant: str | None) -> dict[str, bool]:
         else:
             with MUTANTS[mutant]():
                 _CACHE[key] = run_detectors()
-            assert rules.Rule.val is _orig_val and rules.inv_norm is _orig_inv_norm  # restored
+            assert rules.Rule.val is _orig_val and parts.inv_norm is _orig_inv_norm  # restored
         _SECONDS[key] = time.perf_counter() - t0
     return _CACHE[key]
 

@@ -186,7 +186,7 @@ def test_unified_sam_perturbation_norm_engine_rule():
     s = torch.randn(Rn, d, generator=gen, dtype=torch.float64)
     s = s * torch.logspace(-6, 3, Rn, dtype=torch.float64)[torch.randperm(Rn, generator=gen)][:, None]
     x = torch.randn(Rn, d, generator=gen, dtype=torch.float64)
-    c, v = rule.perturbation(x, s, 0)  # e = c * v
+    c, v = rule.perturbation(rule, x, s, 0, {}, {})  # e = c * v
     e = (c * v).numpy()
     sn = np.linalg.norm(s.numpy(), axis=1)
     want = rho * ((1 - lam) * sn + lam)
@@ -196,7 +196,7 @@ def test_unified_sam_perturbation_norm_engine_rule():
     cos = (e * s.numpy()).sum(1) / (got * sn)
     assert np.all(np.abs(cos - 1) <= 1e-14)
     # s = 0: the perturbation is exactly 0 (no division by ||s||)
-    c, v = rule.perturbation(x, torch.zeros_like(s), 0)
+    c, v = rule.perturbation(rule, x, torch.zeros_like(s), 0, {}, {})
     assert not np.any((c * v).numpy())
 
 

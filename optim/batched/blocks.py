@@ -80,12 +80,12 @@ _COMPILED: dict = {}
 
 
 def structure(rule, problem, val_problem, fields: tuple, running: bool, x: torch.Tensor, K: int) -> tuple:
-    """What the traced loop's code depends on besides tensor values: the rule and its options, the
-    kinds of its schedules, the problem classes, the sample layout, the shapes. One compiled loop per
-    structure; anything else torch guards on (e.g. a problem's float attributes) recompiles it."""
+    """What the traced loop's code depends on besides tensor values: the rule (its parts' keys) and its
+    options, the kinds of its schedules, the problem classes, the sample layout, the shapes. One compiled
+    loop per structure; anything else torch guards on (e.g. a problem's float attributes) recompiles it."""
     hp = tuple(sorted((k, (v.kind, v.mu, v.t0) if isinstance(v, Schedule) else "value") for k, v in rule.hp.items()))
-    return (type(rule), rule.name, repr(sorted(rule.opts.items())), type(problem), type(val_problem), hp, fields,
-            running, tuple(x.shape), x.dtype, x.device, K)
+    return (type(rule), rule.name, rule.key, repr(sorted(rule.opts.items())), type(problem), type(val_problem), hp,
+            fields, running, tuple(x.shape), x.dtype, x.device, K)
 
 
 def run_segment(key: tuple, *args):

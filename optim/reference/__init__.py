@@ -1,10 +1,12 @@
 """The float64 NumPy reference: one run, one file per algorithm, each read line by line against
-docs/algorithms.md. ``REFERENCE`` maps every registered algorithm to its ``run`` function;
-``run_reference`` validates the hyperparameters with the shared registry and runs one."""
+docs/algorithms.md. ``REFERENCE`` maps every registered algorithm to its ``run`` function; an
+algorithm not in it is found by its name, ``optim/reference/<name>.py``'s ``run``. ``run_reference``
+validates the hyperparameters with the shared registry and runs one."""
 from __future__ import annotations
 
 from dataclasses import replace
 from functools import partial
+from importlib import import_module
 from typing import Callable
 
 import numpy as np
@@ -55,4 +57,5 @@ def run_reference(name: str, problem, samples: dict, x0, T: int, hp: dict | None
     for stream in streams(name, hp):
         if len(samples.get(stream, ())) < T:
             raise ValueError(f"samples[{stream!r}] has {len(samples.get(stream, ()))} steps: {name} needs {int(T)}")
-    return REFERENCE[name](problem, samples, x0, int(T), **hp)
+    fn = REFERENCE.get(name) or import_module(f"{__name__}.{name}").run
+    return fn(problem, samples, x0, int(T), **hp)
