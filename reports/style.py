@@ -18,7 +18,9 @@ from __future__ import annotations
 import contextlib
 import math
 import re
+import functools
 import shutil
+import subprocess
 from pathlib import Path
 from typing import Iterator
 
@@ -134,9 +136,14 @@ PAPER_RC_TEX = {
 STYLES = ("default", "paper")
 
 
+@functools.lru_cache(maxsize=1)
 def tex_available() -> bool:
-    """True when a ``latex`` executable is on PATH."""
-    return shutil.which("latex") is not None
+    """True when matplotlib's TeX text can work: ``latex`` and ``dvipng`` on PATH and the cm-super fonts
+    (type1ec.sty) installed; a bare TeX installation without them makes every usetex figure fail."""
+    if not (shutil.which("latex") and shutil.which("dvipng") and shutil.which("kpsewhich")):
+        return False
+    found = subprocess.run(["kpsewhich", "type1ec.sty"], capture_output=True, text=True, timeout=30)
+    return bool(found.stdout.strip())
 
 
 def rc_for(style: str = "default") -> dict:

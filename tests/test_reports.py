@@ -470,12 +470,19 @@ def test_latex_shortens_long_cells_only():
     assert short.count(r"\\") == full.count(r"\\") == 3  # the header (first page, later pages), the row
 
 
+def test_tex_needs_latex_dvipng_and_cm_super(monkeypatch):
+    S.tex_available.cache_clear()
+    monkeypatch.setattr(S.shutil, "which", lambda name: None if name == "dvipng" else f"/usr/bin/{name}")
+    assert S.tex_available() is False   # latex without dvipng: matplotlib's usetex cannot render
+    S.tex_available.cache_clear()
+
+
 def test_paper_style_uses_tex_only_when_available(monkeypatch):
     with mpl.rc_context():
-        monkeypatch.setattr(S.shutil, "which", lambda name: None)
+        monkeypatch.setattr(S, "tex_available", lambda: False)
         assert S.use_style("paper")["text.usetex"] is False
         assert mpl.rcParams["font.family"] == ["serif"]
-        monkeypatch.setattr(S.shutil, "which", lambda name: "/usr/bin/latex")
+        monkeypatch.setattr(S, "tex_available", lambda: True)
         assert S.rc_for("paper")["text.usetex"] is True
         assert S.rc_for("default")["text.usetex"] is False
     with pytest.raises(ValueError):

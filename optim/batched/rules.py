@@ -154,9 +154,14 @@ class LETS(Rule):
         return x1
 
 
+OVERRIDES: dict = {}   # name -> factory(problem, hp, R, d, like): a user's optimizer in its place (verify.user_rule)
+
+
 def make_rule(name: str, problem, hp: dict, R: int, d: int, like: torch.Tensor) -> Rule:
     """The batched rule of a registered algorithm with validated hyperparameters ``hp``: LETS, or the
-    registration's perturbation and descent parts composed."""
+    registration's perturbation and descent parts composed (or a user's optimizer in its place: OVERRIDES)."""
+    if name in OVERRIDES:
+        return OVERRIDES[name](problem, hp, R, d, like)
     algo = get(name)
     if algo.rule == "lets":
         return LETS(name, problem, hp, R, d, like)
