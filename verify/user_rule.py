@@ -16,8 +16,6 @@ fresh one, else S), as the built-in rules use them.
 from __future__ import annotations
 
 import contextlib
-import importlib
-import sys
 
 import numpy as np
 import torch
@@ -26,22 +24,16 @@ from optim.batched import rules
 from optim.schedules import Schedule
 
 from .conform import base_torch_optimizer
+from .conform_cli import load_target
 from .conform_drive import constructor, interface_of
 
 
 def load(spec: str):
-    """The object ``MODULE:NAME`` names (the working directory on the path); ValueError in one line."""
-    module, _, name = spec.partition(":")
-    if not module or not name:
-        raise ValueError(f"--algo {spec!r}: a user optimizer is given as MODULE:NAME (e.g. examples.my_sam:MySAM)")
-    if "" not in sys.path:
-        sys.path.insert(0, "")
+    """The object ``MODULE:NAME`` names (``verify.conform_cli.load_target``); ValueError in one line."""
     try:
-        obj = getattr(importlib.import_module(module), name)
-    except Exception as e:   # the user's module: its own error, in one line
-        raise ValueError(f"--algo {spec}: cannot load it ({type(e).__name__}: {e})") from None
-    interface_of(obj)
-    return obj
+        return load_target(spec)
+    except ValueError as e:
+        raise ValueError(f"--algo {spec}: cannot load it ({e})") from None
 
 
 class UserRule:
