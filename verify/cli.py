@@ -433,7 +433,7 @@ def cmd_power(args, argv) -> int:
     ctx.cache_dir = args.cache_used = _cache_dir(args)
     grid = "quick" if ctx.quick else "full"
     from .executors import close_all, get_executor
-    tables = []
+    tables, wall = [], {}
     from .progress import install
     progress = install(ctx, len(claims), label="power")
     try:
@@ -442,7 +442,9 @@ def cmd_power(args, argv) -> int:
             def done(name, n, cid=claim.id):
                 print(f"{cid}: {name} judged on {n} repeats ({time.time() - started:.0f} s)", file=sys.stderr, flush=True)
             progress.start_claim(claim.id)
+            claim_started = time.time()
             tables.append(power.measure(claim, ctx, args.repeats, on_done=done))
+            wall[claim.id] = round(time.time() - claim_started, 1)
             progress.end_claim()
     finally:
         progress.close()
@@ -460,7 +462,7 @@ def cmd_power(args, argv) -> int:
     print(power.summary_table(summary))
     print_paths(paths)
     if args.record:
-        power.record(grid, "python -m verify " + " ".join(argv), args.repeats, ctx.seeds, per_claim)
+        power.record(grid, "python -m verify " + " ".join(argv), args.repeats, ctx.seeds, per_claim, wall_s=wall)
         print(f"recorded: {power.POWER_FILE}")
     return 0
 

@@ -154,12 +154,15 @@ def load_power_file(path: Path = POWER_FILE) -> dict:
 
 
 def record(grid: str, command: str, repeats: int, seeds: int, claims: dict[str, dict],
-           path: Path = POWER_FILE) -> None:
-    """Merge one grid's per-claim summary into the committed power file (other claims kept), atomically."""
+           path: Path = POWER_FILE, wall_s: dict[str, float] | None = None) -> None:
+    """Merge one grid's per-claim summary into the committed power file (other claims kept),
+    atomically; each claim keeps the command that measured it and its wall time in seconds."""
     data = load_power_file(path)
     entry = data.get(grid, {"claims": {}})
     entry.update({"command": command, "repeats": repeats, "seeds": seeds})
-    entry["claims"] = {**entry.get("claims", {}), **claims}
+    wall_s = wall_s or {}
+    stamped = {cid: {**c, "command": command, "wall_s": wall_s.get(cid)} for cid, c in claims.items()}
+    entry["claims"] = {**entry.get("claims", {}), **stamped}
     data[grid] = entry
     atomic_write_text(path, json.dumps(nan_to_none(data), indent=1, sort_keys=True, default=float) + "\n")
 
