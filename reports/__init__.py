@@ -5,7 +5,7 @@ verdicts.json, provenance.json) into figures, report.html, report.md and
 verdicts.tex; ``load_results(DIR)`` returns ``(df, verdicts, provenance)``.
 """
 
-from .page import build_report
+from .build import build_report
 from .tables import load_results, verdict_table
 from .figures import make_figures
 from .style import use_style, style_context, save

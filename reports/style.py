@@ -178,7 +178,7 @@ def usetex_on() -> bool:
     return bool(mpl.rcParams.get("text.usetex", False))
 
 
-TEX_SPECIAL = {  # TeX escapes for text outside $...$ (tables.py adds $ and |)
+TEX_SPECIAL = {  # TeX escapes for text outside $...$ (latex.py adds $ and |)
     "\\": r"\textbackslash{}",
     "&": r"\&",
     "%": r"\%",

@@ -22,8 +22,9 @@ import pandas as pd
 import pytest
 
 from reports import build_report
-from reports.tables import (MD_CELL, provenance_summary, table_to_latex, table_to_markdown,
-                            verdict_table as report_table)
+from reports.latex import table_to_latex
+from reports.markdown import MD_CELL, table_to_markdown
+from reports.tables import provenance_summary, verdict_table as report_table
 from verify.cli import TABLE_WIDTH, main, verdict_table
 from verify.progress import BatchLog, Progress
 

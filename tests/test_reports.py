@@ -21,7 +21,9 @@ import pytest
 from reports import build_report, load_results
 from reports import figures as F
 from reports import style as S
-from reports.tables import DISPLAY_COLUMNS, latex_escape, verdict_table, flatten
+from reports.formatting import flatten
+from reports.latex import latex_escape, table_to_latex
+from reports.tables import DISPLAY_COLUMNS, verdict_table
 
 SEEDS = 4
 
@@ -463,7 +465,6 @@ def test_latex_escape():
 
 
 def test_latex_shortens_long_cells_only():
-    from reports.tables import table_to_latex
     t = verdict_table([{"claim": "a.long_reason", "reason": "word " * 200, "verdict": "holds"}])
     short, full = table_to_latex(t), table_to_latex(t, max_chars=None)
     assert "word ..." in short and len(short) < len(full)

@@ -14,18 +14,10 @@ import pytest
 REPORTS = Path(__file__).resolve().parent.parent / "reports"
 MAX_FUNCTION_LINES = 60
 MAX_MODULE_LINES = 500
-# Over the limits when this test was written and being reworked separately (issue 18 point 3,
-# the Markdown/HTML/LaTeX output); expected to fail until that work lands.
-IN_REWORK = {"page.py", "tables.py"}
 
 
 def _params() -> list:
-    out = []
-    for p in sorted(REPORTS.rglob("*.py")):
-        rel = p.relative_to(REPORTS).as_posix()
-        marks = [pytest.mark.xfail(reason="in rework (issue 18 point 3)")] if rel in IN_REWORK else []
-        out.append(pytest.param(p, id=rel, marks=marks))
-    return out
+    return [pytest.param(p, id=p.relative_to(REPORTS).as_posix()) for p in sorted(REPORTS.rglob("*.py"))]
 
 
 def long_functions(source: str, limit: int = MAX_FUNCTION_LINES) -> dict[str, int]:
