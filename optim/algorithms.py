@@ -31,7 +31,7 @@ SAM_PAPER = "Foret et al., Sharpness-Aware Minimization (ICLR 2021)"
 UNIFIED_PAPER = "Oikonomou & Loizou, Sharpness-Aware Minimization: General Analysis and Improved Rates (ICLR 2025)"
 ADASAM_PAPER = "Sun et al., AdaSAM: Boosting Sharpness-Aware Minimization with Adaptive Learning Rate and Momentum"
 LIGHTSAM_PAPER = "Cheng et al., LightSAM: Parameter-Agnostic Sharpness-Aware Minimization"
-LETS_PAPER = "Wang et al., LETS: Learning to Schedule the Perturbation Radius of SAM"
+LETS_PAPER = "Wang, Jiang, Fu & Zhang, Enhancing Sharpness-Aware Minimization by Learning Perturbation Radius (LETS, arXiv 2408.08222)"
 ASAM_PAPER = "Kwon et al., ASAM: Adaptive Sharpness-Aware Minimization (ICML 2021)"
 
 SAM_FAMILY = (LR, RHO, SAME, NORM_EPS)

@@ -1,7 +1,7 @@
 """LETS: a learned perturbation radius for SAM (LETS-SAM) or ASAM (LETS-ASAM).
 
 Paper: Wang, Jiang, Fu & Zhang, LETS (arXiv 2408.08222, titled "Enhancing Sharpness-Aware Minimization by
-Learning Perturbation Radius"; the registry calls it "Learning to Schedule the Perturbation Radius of SAM"). Status:
+Learning Perturbation Radius"). Status:
 [reconstructed]: the paper's full text was unavailable, so the whole rule below (docs/algorithms.md#lets) is
 derived here, and every choice in it is an option.
 

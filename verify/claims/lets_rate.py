@@ -60,6 +60,7 @@ import numpy as np
 import pandas as pd
 from scipy.stats import t as student_t
 
+from optim.algorithms import LETS_PAPER
 from optim.registry import validate
 from problems import Uniform, logistic
 
@@ -310,7 +311,7 @@ COUNTERFEITS = (
 
 
 CLAIM = Claim(
-    id=ID, paper="Wang et al., LETS: Learning to Schedule the Perturbation Radius of SAM",
+    id=ID, paper=LETS_PAPER,
     theorem="Thm 4 (convergence of LETS-SAM / LETS-ASAM with a capped learned radius)", status="reconstructed",
     algorithms=("lets_sam", "lets_asam"),
     problem="logistic regression, n = 200 (+ 200 validation, no shift), d = 5, reg = 0.1; uniform sampling b = 1",

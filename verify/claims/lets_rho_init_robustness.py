@@ -59,6 +59,7 @@ import numpy as np
 import pandas as pd
 from scipy.stats import t as student_t
 
+from optim.algorithms import LETS_PAPER
 from problems import Uniform, logistic
 
 from ..claim import Claim, Context, Counterfeit
@@ -297,7 +298,7 @@ COUNTERFEITS = (
 
 
 CLAIM = Claim(
-    id=ID, paper="Wang et al., LETS: Learning to Schedule the Perturbation Radius of SAM",
+    id=ID, paper=LETS_PAPER,
     theorem="empirical claim: robustness of LETS to the initial radius rho_0", status="reconstructed",
     algorithms=("lets_sam", "sam"),
     problem=f"logistic regression n = 200, d = 5, reg = 0.01, validation features shifted by {SHIFT:g} "
