@@ -103,7 +103,7 @@ def test_bad_declarations_are_one_line_errors():
 def test_claims_from_cli(tmp_path, capsys):
     assert main(["list", "--claims-from", "examples.my_theorem"]) == 0
     assert "my.thm3_5" in capsys.readouterr().out
-    for bad, says in (("no_such_module", "cannot import it"), ("verify.cli", "defines no verify.claim.Claim")):
+    for bad, says in (("no_such_module", "cannot import 'no_such_module'"), ("verify.cli", "defines no verify.claim.Claim")):
         assert main(["rates", "--claims-from", bad, "--out", str(tmp_path / "x")]) == 2
         err = capsys.readouterr().err.strip()
         assert says in err and len(err.splitlines()) == 1

@@ -1,14 +1,11 @@
 """Bad input of ``python -m verify conform``, refused in one line before anything runs."""
 from __future__ import annotations
 
-import importlib
-import os
-import sys
-
 from optim import get, validate
 
 from .conform import SUPPORTED
 from .conform_drive import interface_of
+from .user_module import import_user_module
 
 
 class ConformInputError(ValueError):
@@ -20,14 +17,10 @@ def load_target(spec: str):
     module, sep, name = spec.partition(":")
     if not sep or not module or not name:
         raise ConformInputError(f"{spec!r} is not MODULE:NAME (e.g. examples.my_sam:MySAM)")
-    if os.getcwd() not in sys.path:
-        sys.path.insert(0, os.getcwd())
     try:
-        mod = importlib.import_module(module)
-    except Exception as e:  # the user's module: any import failure is bad input, shown in one line
-        first = (str(e).splitlines() or [""])[0][:160]
-        raise ConformInputError(f"cannot import {module!r}: {type(e).__name__}: {first}") from None
-    obj = mod
+        obj = import_user_module(module)
+    except ValueError as e:
+        raise ConformInputError(str(e)) from None
     for part in name.split("."):
         if not hasattr(obj, part):
             raise ConformInputError(f"{module!r} has no attribute {name!r}")

@@ -6,13 +6,13 @@ from __future__ import annotations
 import importlib
 import importlib.metadata
 import pkgutil
-import sys
 from types import ModuleType
 
 ENTRY_POINTS = "samcheck.claims"
 
 from . import claims as _claims_pkg
 from .claim import Claim
+from .user_module import import_user_module
 
 
 def all_claims() -> dict[str, Claim]:
@@ -57,12 +57,10 @@ def user_claims(modules=()) -> dict[str, Claim]:
 
 
 def _import(name: str) -> ModuleType:
-    if "" not in sys.path:
-        sys.path.insert(0, "")
     try:
-        return importlib.import_module(name)
-    except Exception as e:   # the user's module: its own error, in one line
-        raise ValueError(f"--claims-from {name}: cannot import it ({type(e).__name__}: {e})") from None
+        return import_user_module(name)
+    except ValueError as e:
+        raise ValueError(f"--claims-from {name}: {e}") from None
 
 
 def claims_for(algorithm: str | None = None, claim_id: str | None = None, modules=()) -> list[Claim]:
