@@ -106,6 +106,7 @@ ATEN_CPU_CAPABILITY=default, although LightSAM-III's chaotic runs move its min s
 from __future__ import annotations
 
 import json
+from typing import NamedTuple
 
 import numpy as np
 import pandas as pd
@@ -116,7 +117,7 @@ from problems import AffineVariance, PLSine
 from ..claim import VERDICTS as VERDICT_NAMES
 from ..claim import Claim, Context, Counterfeit
 from ..pivot import fit_dict, number, seed_matrix
-from ..stats import combine_verdicts, fit_loglog_slope, holm, slope_pvalue
+from ..stats import SlopeFit, combine_verdicts, fit_loglog_slope, holm, slope_pvalue
 from ..sweep import Point, run_points
 
 ID = "lightsam.any_rho"
@@ -354,9 +355,23 @@ def _sam_summary(sam: dict) -> tuple[int, str]:
     return n_fail, text
 
 
-def _summarise(light: dict, sam: dict, claimed: tuple, rate: float) -> tuple:
-    """The overall verdict of the claimed points, their counts, the reason text, the per-variant summary,
-    the headline fit and its point, divergence counts and the SAM contrast's failures."""
+class _Summary(NamedTuple):
+    """What judge reports of the claimed points: the overall verdict, its counts and reason, the
+    per-variant summary, the headline fit ``hf`` at point ``hname``, divergence counts and the number of
+    the SAM contrast's points that diverged or stalled."""
+    overall: str
+    counts: dict
+    reason: str
+    per_variant: dict
+    hf: SlopeFit
+    hname: str
+    div_runs: int
+    all_runs: int
+    n_fail: int
+
+
+def _summarise(light: dict, sam: dict, claimed: tuple, rate: float) -> _Summary:
+    """The summary of the claimed points ``light`` and the SAM contrast ``sam`` (see _Summary)."""
     verdicts = [p["verdict"] for p in light.values()]
     overall = combine_verdicts(verdicts)
     counts = {v: verdicts.count(v) for v in VERDICT_NAMES}
@@ -375,7 +390,7 @@ def _summarise(light: dict, sam: dict, claimed: tuple, rate: float) -> tuple:
               f"{div_runs}/{all_runs}; {'worst judged' if worst else 'worst (none judged)'} slope of "
               f"metric*t^{rate:g}/ln t {hf.slope:+.3f} [{hf.ci_low:+.3f}, {hf.ci_high:+.3f}] at {hname}"
               + (f"; {sam_text}" if sam else ""))
-    return overall, counts, reason, per_variant, hf, hname, div_runs, all_runs, n_fail
+    return _Summary(overall, counts, reason, per_variant, hf, hname, div_runs, all_runs, n_fail)
 
 
 def judge(rows, *, claimed: tuple = VARIANTS, rate: float = RATE):
@@ -395,17 +410,18 @@ def judge(rows, *, claimed: tuple = VARIANTS, rate: float = RATE):
         return {"verdict": "inconclusive", "reason": "no rows of a claimed algorithm", "measured": "",
                 "estimate": None, "ci_low": None, "ci_high": None, "fit": None, "regime_map": regime,
                 "bound_margin": None, "numbers": {}}
-    overall, counts, reason, per_variant, hf, hname, div_runs, all_runs, n_fail = _summarise(light, sam, claimed, rate)
-    counts.update({"lightsam_diverged_runs": div_runs, "lightsam_runs": all_runs,
-                   "sam_diverged_or_stalled": n_fail, "sam_points": len(sam)})
-    return {"verdict": overall, "reason": reason, "n_diverged": div_runs, "n_runs": all_runs,
-            "per_variant": per_variant,
+    s = _summarise(light, sam, claimed, rate)
+    hf = s.hf
+    counts = {**s.counts, "lightsam_diverged_runs": s.div_runs, "lightsam_runs": s.all_runs,
+              "sam_diverged_or_stalled": s.n_fail, "sam_points": len(sam)}
+    return {"verdict": s.overall, "reason": s.reason, "n_diverged": s.div_runs, "n_runs": s.all_runs,
+            "per_variant": s.per_variant,
             "measured": (f"worst judged slope of metric*t^{rate:g}/ln t {hf.slope:+.3f} [{hf.ci_low:+.3f}, "
-                         f"{hf.ci_high:+.3f}] ({hname}); per variant {per_variant}; diverged {div_runs}/"
-                         f"{all_runs} runs; SAM diverged or stalled at {n_fail}/{len(sam)} points"),
+                         f"{hf.ci_high:+.3f}] ({s.hname}); per variant {s.per_variant}; diverged {s.div_runs}/"
+                         f"{s.all_runs} runs; SAM diverged or stalled at {s.n_fail}/{len(sam)} points"),
             "estimate": hf.slope, "ci_low": hf.ci_low, "ci_high": hf.ci_high, "fit": fit_dict(hf),
             "regime_map": regime, "bound_margin": None, "counts": counts,
-            "numbers": _numbers(light, claimed, hf, div_runs, all_runs, n_fail, len(sam))}
+            "numbers": _numbers(light, claimed, hf, s.div_runs, s.all_runs, s.n_fail, len(sam))}
 
 
 def _numbers(light: dict, claimed: tuple, hf, div_runs: int, all_runs: int, n_fail: int, n_sam: int) -> dict:
