@@ -41,3 +41,23 @@ def test_contenders_run_the_engine_update(algo, who):
     tr = run(algo, problem, problems.Gaussian(sigma=0.0), engine_hp, T=50, R=3, running=False)
     x = getattr(contenders, who)(algo, problem, 0.0, hp, 3, 50)()
     np.testing.assert_allclose(x, tr.x, rtol=1e-12, atol=1e-14)
+
+
+_claims_spec = importlib.util.spec_from_file_location(
+    "claims_bench", Path(__file__).resolve().parents[1] / "benchmarks" / "claims.py")
+claims_bench = importlib.util.module_from_spec(_claims_spec)
+_claims_spec.loader.exec_module(claims_bench)
+
+
+def test_claims_benchmark_refuses_an_unknown_claim(capsys):
+    assert claims_bench.main(["--claim", "no.such_claim", "--out", "/nonexistent/x.json"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "no.such_claim" in err and len(err.splitlines()) == 1
+
+
+def test_claims_benchmark_table_marks_failed_runs_and_sums_the_rest():
+    rows = [{"command": "rates-quick", "claim": "a", "wall_s": 30.0, "rc": 0},
+            {"command": "rates-quick", "claim": "b", "wall_s": 5.0, "rc": 1}]
+    table = claims_bench.markdown(rows, ["rates-quick"], ["a", "b"]).splitlines()
+    assert table[2] == "| a | 30 s |" and table[3] == "| b | failed |"
+    assert table[4] == "| total | 0.5 min |"
