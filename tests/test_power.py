@@ -161,3 +161,14 @@ def test_size_at_another_global_seed(cid):
     table = power.measure(alone, Context(quick=True, seeds=8, seed=1, progress=False), repeats=10)
     wrong = (table["verdict"] == power.OPPOSITE[claim.expected]).sum()
     assert wrong <= 1, table["reason"].tolist()
+
+
+def test_list_shows_both_grids_measurements(capsys):
+    from verify.cli import main
+    committed = power.load_power_file()
+    assert main(["list"]) == 0
+    lines = {ln.split()[0]: ln for ln in capsys.readouterr().out.splitlines() if ln.startswith("  ") and "counterfeits" in ln}
+    for grid in ("quick", "full"):
+        for cid, m in committed.get(grid, {}).get("claims", {}).items():
+            assert f"{grid} {m['size']:.2f}/{m['worst_power']:.2f}" in lines[cid]
+    assert all(len(ln) <= 100 for ln in lines.values())

@@ -295,6 +295,13 @@ def print_paths(paths: dict) -> None:
         print(f"  {k + ':':<{width}} {v}")
 
 
+def _size_power(m: dict | None) -> str:
+    """``size/worst power`` of one committed measurement, "-" when there is none."""
+    if not m or m.get("worst_power") is None:
+        return "-"
+    return f"{m['size']:.2f}/{m['worst_power']:.2f}"
+
+
 def cmd_list(args) -> int:
     from optim import ALGORITHMS
     from problems import PROBLEMS
@@ -303,14 +310,14 @@ def cmd_list(args) -> int:
         users = user_claims(args.claims_from or ())
     except ValueError as e:
         raise UsageError(str(e)) from None
-    measured = load_power_file().get("quick", {})
-    print("claims (size and worst power: the committed quick-grid measurement, "
-          f"{measured.get('repeats', '?')} repeats; refresh with python -m verify power --quick --record):")
+    measured = load_power_file()
+    grids = {g: measured.get(g, {}) for g in ("quick", "full")}
+    print("claims (size / worst power in the committed power file: "
+          + ", ".join(f"{g} grid {e.get('repeats', '-')} repeats" for g, e in grids.items()) + ";\n"
+          "        refresh with python -m verify power --quick|--full --record):")
     for c in [*all_claims().values(), *users.values()]:
-        m = measured.get("claims", {}).get(c.id)
-        rates = (f"size {m['size']:.2f}, worst power {m['worst_power']:.2f}" if m and m.get("worst_power") is not None
-                 else "not measured")
-        print(f"  {c.id:30s} {c.status:13s} expected {c.expected:8s} {len(c.counterfeits)} counterfeits, {rates}")
+        rates = "  ".join(f"{g} {_size_power(e.get('claims', {}).get(c.id))}" for g, e in grids.items())
+        print(f"  {c.id:26s} {c.status:13s} expected {c.expected:8s} {len(c.counterfeits)} counterfeits  {rates}")
     print("algorithms:")
     for a in sorted(ALGORITHMS.values(), key=lambda a: a.name):
         print(f"  {a.name:14s} {a.status:13s} {a.title}")
