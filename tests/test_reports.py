@@ -130,7 +130,7 @@ def write_fixture(directory: Path, csv: bool = False, full: bool = False) -> Pat
                         if div:
                             v = np.where(ts > 2, np.inf, v)
                         R.add(c, alg, "pl_sine", "affine", f"rho={rho:g},eta={eta:g}",
-                              {"rho": rho, "eta": eta}, s, T, 1, ts, "grad_sq_min", v,
+                              {"rho": rho, "lr": eta}, s, T, 1, ts, "grad_sq_min", v,
                               diverged=div)
     verdicts.append(_verdict(
         c, "lightsam_heatmap", "grad_sq_min", paper="Cheng et al.", theorem="Thm 3",
@@ -242,7 +242,7 @@ def write_fixture(directory: Path, csv: bool = False, full: bool = False) -> Pat
                   8, ts, "rho", rho_t * noise(ts.shape))
             R.add(c, "lets_sam", "logistic", "minibatch", f"rho0={rho0:g}", {"rho0": rho0}, s, T,
                   8, ts, "val_loss", (0.40 + 0.02 * np.exp(-ts / 200)) * noise(ts.shape))
-            R.add(c, "sam", "logistic", "minibatch", f"rho={rho0:g}", {"rho": rho0}, s, T, 8, ts,
+            R.add(c, "sam", "logistic", "minibatch", f"rho={rho0:g}", {"rho": rho0, "rho0": rho0}, s, T, 8, ts,
                   "val_loss", (0.40 + 0.3 * abs(np.log10(rho0) + 1.3) / 2) * noise(ts.shape))
     verdicts.append(_verdict(c, "lets", "val_loss", x="rho0", theorem="Sec 5 (empirical)",
                              predicted_slope=None, prediction="spread(LETS) < spread(SAM)"))

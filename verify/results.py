@@ -1,7 +1,8 @@
 """Results files: the tidy long table, the verdicts and the provenance of one invocation.
 
 DIR/results.parquet (results.csv without pyarrow): one row per (run, checkpoint, metric) with
-COLUMNS; theory rows (bounds, floors) have seed = -1. DIR/verdicts.json: {"claims": [verdict, ...]}.
+COLUMNS, then the typed hyperparameter columns ``hp.<key>`` derived from ``params`` (``hp_columns``);
+theory rows (bounds, floors) have seed = -1. DIR/verdicts.json: {"claims": [verdict, ...]}.
 DIR/provenance.json: versions, device, dtype, git revision, command line, seeds, wall time.
 Everything downstream (reports, the CI gate) reads these files only.
 """
@@ -22,6 +23,59 @@ import pandas as pd
 
 COLUMNS = ["claim", "algorithm", "problem", "sampler", "point", "params", "seed", "T", "b", "t", "metric",
            "value", "diverged"]
+RUN_KEYS = ["algorithm", "problem", "sampler", "point", "seed", "T", "b"]   # the columns naming one run of a claim
+HP_PREFIX = "hp."
+
+
+def _leaves(params: dict, prefix: str = "") -> dict:
+    """``{dotted key: value}`` of the scalar entries of a params dict, nested dicts (schedules) flattened
+    (``{"lr": {"schedule": "inv_t", "c": 1.0}}`` -> ``{"lr.schedule": "inv_t", "lr.c": 1.0}``); lists and
+    None are left out."""
+    out = {}
+    for k, v in params.items():
+        if isinstance(v, dict):
+            out.update(_leaves(v, f"{prefix}{k}."))
+        elif isinstance(v, (bool, int, float, str)):
+            out[f"{prefix}{k}"] = v
+    return out
+
+
+def _param_leaves(text) -> dict:
+    """``_leaves`` of one params JSON text without ``b`` (the column ``b``); {} for anything that is not
+    a JSON object (theory rows' ``"{}"``, a missing value, an unreadable file's text)."""
+    try:
+        p = json.loads(text) if isinstance(text, str) else None
+    except ValueError:
+        p = None
+    return {k: v for k, v in _leaves(p).items() if k != "b"} if isinstance(p, dict) else {}
+
+
+def hp_columns(params: pd.Series) -> pd.DataFrame:
+    """The typed hyperparameter columns of rows whose ``params`` (JSON strings) are given, on their index.
+
+    One column ``hp.<key>`` per scalar entry of the params (``_param_leaves``: a schedule ``lr`` gives
+    ``hp.lr.schedule``, ``hp.lr.c``, ``hp.lr.t0``; no ``hp.b``), sorted by name. A column is float64 when
+    every value present is a number (bools as 0.0 / 1.0), else pandas' default string column (numbers as
+    their JSON text); a row whose params lack the key has NaN (a null in a string column). Each distinct
+    params text is parsed once. Deriving the columns from ``params``, here only, keeps cached batches
+    (which store COLUMNS) valid and gives tables written before these columns the same ones."""
+    codes, uniques = pd.factorize(params, use_na_sentinel=False)
+    table = pd.DataFrame([_param_leaves(text) for text in uniques], index=range(len(uniques)), dtype=object)
+    typed = {}
+    for key in sorted(table.columns):
+        col = table[key]
+        if all(isinstance(v, (bool, int, float)) for v in col.dropna()):
+            typed[HP_PREFIX + key] = col.astype(np.float64)
+        else:
+            typed[HP_PREFIX + key] = pd.Series([v if isinstance(v, str) else None if pd.isna(v) else json.dumps(v)
+                                                for v in col], index=table.index)
+    return pd.DataFrame(typed, index=table.index).take(codes).set_axis(params.index)
+
+
+def with_hp_columns(rows: pd.DataFrame) -> pd.DataFrame:
+    """``rows[COLUMNS]`` (index reset) followed by ``hp_columns`` of their params: the table as written."""
+    rows = rows[COLUMNS].reset_index(drop=True)
+    return pd.concat([rows, hp_columns(rows["params"])], axis=1)
 
 
 def trace_rows(trace, meta: pd.DataFrame) -> pd.DataFrame:
@@ -67,10 +121,11 @@ def atomic_write_text(path: Path | str, text: str) -> Path:
 
 
 def write_results(out_dir: Path, rows: pd.DataFrame, verdicts: list[dict], provenance: dict) -> dict[str, Path]:
-    """Write the three files, each atomically; parquet when pyarrow imports, CSV otherwise."""
+    """Write the three files, each atomically; parquet when pyarrow imports, CSV otherwise. The table is
+    ``with_hp_columns(rows)``: COLUMNS, then the typed hyperparameter columns."""
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    rows = rows[COLUMNS].reset_index(drop=True)
+    rows = with_hp_columns(rows)
     try:
         import pyarrow  # noqa: F401
         table = atomic_write(out_dir / "results.parquet", lambda tmp: rows.to_parquet(tmp, index=False))

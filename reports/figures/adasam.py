@@ -21,7 +21,7 @@ from .. import style as st
 from ..style import txt
 from .common import (PRED_LS, color_for, diverged_handle, fig_legend, finish, grid_ticks,
                      no_data, plot_mean_band, plot_seed_lines, predicted_line, set_log)
-from .data import (claim_rows, final_rows, fit_curve, local_slope, num, parse_params,
+from .data import (claim_rows, final_rows, fit_curve, local_slope, num, param_column,
                    pick_metric, regime_entry, run_counts, seed_stats, slope_text, split_theory)
 from .labels import AXIS_LABELS, metric_label, natural_key, pretty_point
 
@@ -38,8 +38,10 @@ def eps_label(rows: pd.DataFrame) -> tuple[str | None, float | None]:
     """(label, s) of one eps level from its rows' params: ``"$\\epsilon$ = 0.1 s"`` with
     s = eps / 0.1, or ``"$\\epsilon$ = 1e-08"`` for an absolute eps (s None); (None, None) when
     the params do not say how eps relates to s."""
-    p = parse_params(rows["params"].iloc[0]) if len(rows) else {}
-    eps, rel = num(p.get("eps")), str(p.get("eps_rel") or "")
+    if rows.empty:
+        return None, None
+    eps, rel = num(param_column(rows, "eps").iloc[0]), param_column(rows, "eps_rel", numeric=False).iloc[0]
+    rel = rel if isinstance(rel, str) else ""
     m = re.fullmatch(r"\s*([0-9.eE+-]+)\s*s\s*", rel)
     if eps is None or not rel:
         return None, None

@@ -10,18 +10,16 @@ verdicts' own method only where the verdict has none, and the legend then says "
 from __future__ import annotations
 
 import contextlib
-import json
 import math
-import re
 import warnings
 
 import numpy as np
 import pandas as pd
 
 from verify.pivot import seed_matrix
+from verify.results import HP_PREFIX, RUN_KEYS, hp_columns
 from verify.stats import fit_loglog_slope, mean_confidence
 
-RUN_KEYS = ["algorithm", "problem", "sampler", "point", "seed", "T", "b"]
 THEORY_METRICS = ("bound", "floor")
 
 
@@ -61,51 +59,17 @@ def final_rows(d: pd.DataFrame) -> pd.DataFrame:
     return s.drop_duplicates(keys, keep="last")
 
 
-def parse_params(s: str) -> dict:
-    try:
-        v = json.loads(s) if s else {}
-        return v if isinstance(v, dict) else {}
-    except (TypeError, ValueError):
-        return {}
-
-
-PARAM_ALIASES = {
-    "lambda": ("lam", "lambda", "lmbda", "lambda_", "lamb"),
-    "rho": ("rho",),
-    "eta": ("eta", "lr"),
-    "eps": ("eps", "epsilon"),
-    "rho0": ("rho0", "rho_0", "rho_init", "rho"),
-    "schedule": ("schedule", "sched", "step_schedule"),
-}
-
-
 def param_column(d: pd.DataFrame, name: str, numeric: bool = True) -> pd.Series:
-    """Value of a hyperparameter for every row: from the params JSON (aliases in
-    ``PARAM_ALIASES``), else parsed from the point label (``"key=value"``)."""
-    aliases = PARAM_ALIASES.get(name, (name,))
-    if d.empty:
-        return pd.Series([], dtype=float if numeric else object, index=d.index)
-    key = d["params"].astype(str) + "\x00" + d["point"].astype(str)
-    lookup = {}
-    for k in pd.unique(key):
-        params, point = k.split("\x00", 1)
-        p = parse_params(params)
-        val = None
-        for a in aliases:
-            if a in p and p[a] is not None:
-                val = p[a]
-                break
-        if val is None:
-            for a in aliases:
-                m = re.search(r"(?:^|[,;\s])\s*" + re.escape(a) + r"\s*=\s*([^,;\s]+)", point)
-                if m:
-                    val = m.group(1)
-                    break
-        lookup[k] = val
-    s = key.map(lookup)
-    if numeric:
-        s = pd.to_numeric(s, errors="coerce")
-    return s
+    """The hyperparameter ``name`` of every row of ``d``: its typed column ``hp.<name>``
+    (``verify.results.hp_columns``; a schedule's entries as ``lr.schedule``, ``lr.c``, ...),
+    derived from ``params`` for a table written without it. NaN (None when not ``numeric``) where
+    a row's point does not have it; the point label is never read. ``numeric``: as float64."""
+    col = HP_PREFIX + name
+    if col not in d.columns:
+        d = hp_columns(d["params"]) if "params" in d.columns else pd.DataFrame(index=d.index)
+    if col not in d.columns:
+        return pd.Series(np.nan if numeric else None, index=d.index, dtype=float if numeric else object)
+    return pd.to_numeric(d[col], errors="coerce") if numeric else d[col]
 
 
 def seed_stats(frame: pd.DataFrame, by: list[str]) -> pd.DataFrame:

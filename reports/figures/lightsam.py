@@ -144,7 +144,7 @@ def _rho_eta_rows(df, verdict):
     metric = pick_metric(meas, verdict, ("grad_sq_min", "grad_sq_avg", "grad_sq", "f_gap"))
     if metric is None or meas.empty:
         return None, None
-    meas = meas.assign(_rho=param_column(meas, "rho"), _eta=param_column(meas, "eta"))
+    meas = meas.assign(_rho=param_column(meas, "rho"), _eta=param_column(meas, "lr"))
     return meas[np.isfinite(meas["_rho"]) & np.isfinite(meas["_eta"])], metric
 
 

@@ -100,16 +100,9 @@ def unified_importance(df: pd.DataFrame, verdict: dict, out_dir: Path) -> list[P
 
 
 def schedule_column(d: pd.DataFrame) -> pd.Series:
-    """The step schedule of every row: the "schedule" hyperparameter, else guessed from the
-    algorithm and point labels, else "default"."""
-    s = param_column(d, "schedule", numeric=False)
-    missing = s.isna()
-    if missing.any():
-        lab = (d["algorithm"].astype(str) + " " + d["point"].astype(str)).str.lower()
-        guess = np.where(lab.str.contains("decreas"), "decreasing",
-                         np.where(lab.str.contains("const"), "constant", None))
-        s = s.where(~missing, pd.Series(guess, index=d.index))
-    return s.fillna("default").astype(str)
+    """The step schedule of every row (str): the "schedule" hyperparameter (the claim's info),
+    "default" where a row's point has none."""
+    return param_column(d, "schedule", numeric=False).fillna("default").astype(str)
 
 
 def _stored_entry(verdict, mm, g) -> dict | None:
@@ -164,7 +157,7 @@ def unified_schedule(df: pd.DataFrame, verdict: dict, out_dir: Path) -> list[Pat
     if metric is None:
         return []
     mm = meas[meas["metric"] == metric]
-    mm = mm.assign(_sched=schedule_column(mm), _lam=param_column(mm, "lambda"))
+    mm = mm.assign(_sched=schedule_column(mm), _lam=param_column(mm, "lam"))
     scheds = sorted(mm["_sched"].unique(), key=lambda s: (s != "decreasing", s))
     styles = dict(zip(scheds, ["-", "--", "-.", ":"] * 3))
     groups = sorted(mm["_lam"].dropna().unique()) or [None]

@@ -36,10 +36,11 @@ def facet_title(key: dict) -> str:
     return ", ".join(pretty_label(v) for v in key.values() if str(v))
 
 
-def _theory_of_lambda(ax, tsel, key, color, drawn: set) -> None:
-    """Bound (dashed) and floor (dotted) rows of one lambda at the largest T."""
+def _theory_of_lambda(ax, th, key, color, drawn: set) -> None:
+    """Bound (dashed) and floor (dotted) rows of one lambda's series at the largest T: the theory rows
+    ``th`` of its point (theory rows have no hyperparameters; they share the point's label)."""
     for tm, tls in (("bound", BOUND_LS), ("floor", FLOOR_LS)):
-        tt = theory_for(tsel, tm, key, ["point", "problem", "sampler", "T"])
+        tt = theory_for(th, tm, key, ["point", "problem", "sampler", "T"])
         ts = theory_stats(largest_T(tt), "t") if len(tt) else tt
         if not len(ts):
             continue
@@ -50,10 +51,11 @@ def _theory_of_lambda(ax, tsel, key, color, drawn: set) -> None:
             ax.plot(ts["t"], ts["value"], color=color, ls=tls, lw=1.0)
 
 
-def _plateau_row(fkey, lam, g, tsel, key) -> dict:
-    """The measured plateau (final value, mean and CI over seeds) and N(lambda) of one lambda."""
+def _plateau_row(fkey, lam, g, th, key) -> dict:
+    """The measured plateau (final value, mean and CI over seeds) and N(lambda) (the floor row of
+    the series' point among the theory rows ``th``) of one lambda."""
     s = seed_stats(final_rows(g), ["T"])
-    tfl = theory_for(tsel, "floor", key, ["point", "problem", "sampler"])
+    tfl = theory_for(th, "floor", key, ["point", "problem", "sampler"])
     first = (lambda c: s[c].iloc[0] if len(s) else np.nan)  # noqa: E731
     return {"facet": facet_title(fkey), "lam": lam, "mean": first("mean"), "lo": first("lo"),
             "hi": first("hi"), "floor": float(tfl["value"].mean()) if len(tfl) else np.nan}
@@ -71,9 +73,8 @@ def _facet_panel(ax, fkey, fm, th, lams, lcol, drawn, metric) -> list[dict]:
         shown.append(g.loc[g["ok"], "value"].to_numpy(float))
         plot_mean_band(ax, seed_stats(g, ["t"]), "t", lcol[lam], marker=None, alpha=alpha)
         key = {"point": g["point"].iloc[0], "T": g["T"].iloc[0], **fkey}
-        tsel = th[th["_lam"] == lam] if np.isfinite(lam) else th
-        _theory_of_lambda(ax, tsel, key, lcol[lam], drawn)
-        rows.append(_plateau_row(fkey, lam, g, tsel, key))
+        _theory_of_lambda(ax, th, key, lcol[lam], drawn)
+        rows.append(_plateau_row(fkey, lam, g, th, key))
     set_log(ax)
     tidy_log_ylim(ax, np.concatenate(shown) if shown else [])
     ax.set_xlabel(AXIS_LABELS["t"])
@@ -178,8 +179,7 @@ def unified_lambda(df: pd.DataFrame, verdict: dict, out_dir: Path) -> list[Path]
     metric = pick_metric(meas, verdict, ("f_gap", "grad_sq"))
     if metric is None:
         return []
-    meas = meas.assign(_lam=param_column(meas, "lambda"))
-    th = th.assign(_lam=param_column(th, "lambda"))
+    meas = meas.assign(_lam=param_column(meas, "lam"))
     mm = meas[meas["metric"] == metric]
     fcts = facets(mm)[:6]
     lams = sorted(x for x in mm["_lam"].unique() if np.isfinite(x))
