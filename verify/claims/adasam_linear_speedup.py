@@ -81,15 +81,9 @@ of that eps's transient (the tail there falls like T^-2 until T ~ 1000 and is no
 T = 1000 (b = 16) or 4000 (b = 4)). A pre-asymptotic regime, not a contradiction (no repeat is violated);
 a burn-in rule that also drops the first noise-dominated horizon, or a full grid, should make it decisive.
 
-Measured while writing this claim (global seed 0, 8 seeds; avg = full average, slopes with 95% CIs).
-Quick grid: q (noise-free / noisy) is 0.16-0.37 for the full average at eps <= 0.1 s (noise-dominated), 0.83-1.0
-at eps >= s (optimisation-dominated: not tested); the tail average is noise-dominated everywhere except
-eps = 10 s at b = 1 and at T < 1000-4000 for b = 4, 16. Whole-grid slope in T -0.76 ... -0.51 at the tested
-points; slope in b at T = 4000: eps = 1e-8 -0.10 [-0.11, -0.09], 0.1 s -0.11 (b* = 10: only b = 16 is above
-it, not tested), s -0.45 [-0.45, -0.44] (tail -0.50 [-0.53, -0.47], tested), 10 s tail over b = 4, 16 -0.59.
-Full grid (previous rule): every slope in T held; the b-slope at small eps was -0.09 (1e-8), -0.15 (0.1 s),
--0.49 (s), -0.50 (10 s). The finding: with eps below the noise scale, AdaSAM's mean squared gradient at
-fixed T does not fall with b (no linear speedup); it falls like 1/sqrt(bT) once eps holds the denominator.
+The finding: with eps below the noise scale (b < b*), AdaSAM's mean squared gradient at fixed T does not
+fall with b (no linear speedup); it falls like 1/sqrt(bT) once eps holds the denominator (measured values:
+README, "What the claims say today").
 """
 from __future__ import annotations
 
@@ -490,8 +484,6 @@ CLAIM = Claim(
     tolerance_reason="the quick grid spans 1.2 decades in T and in b and the metric mixes a transient (~1/T) with "
                      "the noise term, so the log-log curve bends; 0.1 absorbs that curvature, while the failure "
                      "under test (no speedup in b: slope ~ 0) lies 4 tolerances away",
-    fit_window="burn-in rule: slope in T at each (eps, b) over the horizons from the first T from which every larger "
-               "T is noise-dominated (noise-free run < 1/2 of the metric), >= 3 horizons; slope in b at the largest T "
-               "over the noise-dominated b >= b*(eps), >= 2 values; each test also fits the last half of its window "
-               "(lack of fit); the full average keeps the transient by definition, the tail average drops t < T/2",
+    fit_window="burn-in rule: slope in T over the noise-dominated horizons (>= 3), slope in b at the "
+               "largest T over the noise-dominated b >= b*(eps) (>= 2); each also over its last half",
     run=run, judge=judge, counterfeits=COUNTERFEITS)

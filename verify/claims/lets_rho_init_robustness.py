@@ -42,14 +42,13 @@ compression cannot be credited to the shift and the claim cannot hold: the verdi
 
 Counterfeits (``COUNTERFEITS``): beta = 0 (LETS = fixed-rho SAM bit for bit: ratio exactly 1, not moving ->
 violated) and no shift (the claim's own sanity prediction makes the ratio ~1 -> violated).
-Measured at seed 0, quick grid, 8 seeds: the true claim is INCONCLUSIVE, a finding: at beta = 0.01 rho moves 1%
-in T = 2000 (rho ratio 0.990 [0.989, 0.990], still moving: pre-asymptotic, the margin needs T ~ 1e5), at beta = 1
-rho compresses (0.35 [0.33, 0.37]) but the val-loss ratio 0.30 [0.10, 0.94] does not resolve below 1/2, and the
-sanity case fails (without shift rho_T drifts -97% at rho_0 = 1e-3, beta = 0.01, and beyond a factor sqrt(10) at
-all four rho_0 at beta = 1). beta_zero: violated (ratio 1 [1, 1], Holm rejects both). no_shift: inconclusive, not
-violated: without any shift LETS at beta = 1 still compresses the rho spread (0.026 [0.0002, 3.7]) - the same
-fact the failed sanity case shows, so its derived behaviour (the claim's own sanity prediction) is not what the
-runs do; reported, not tuned.
+Findings (measured values: README, "What the claims say today" and "Error rates of the verdicts"): the true
+claim is inconclusive on the quick grid: at beta = 0.01 rho has barely moved by T and is still moving
+(pre-asymptotic: the margin needs a far longer run), at beta = 1 rho compresses but the val-loss ratio does
+not resolve below 1/2, and the sanity case fails (without shift rho_T drifts beyond a factor sqrt(10) from
+rho_0). no_shift is not rejected: without any shift LETS at beta = 1 still compresses the rho spread, the same
+fact the failed sanity case shows, so its derived behaviour (the claim's own sanity prediction) is not what
+the runs do; reported, not tuned.
 """
 from __future__ import annotations
 

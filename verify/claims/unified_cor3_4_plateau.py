@@ -25,8 +25,9 @@ statistics functions handle this (a CI [m, m]), and the comparisons reduce to ex
 
 Where the plateau comes from (``two_cycle_level``): for lambda > 0 the iteration settles on the 2-cycle
 x* +- c v_max along the top Hessian eigenvector, c = gamma h lambda rho / (2 - gamma h (1 + rho (1-lambda) h)),
-f - f* = h c^2 / 2; the measured plateaus equal it to 4 digits on both problems (reported per point),
-3e-5 to 3e-4 of N(lambda): the corollary's neighbourhood holds but is loose by 3-4 orders of magnitude.
+f - f* = h c^2 / 2. Finding: the measured plateaus equal it on both problems (reported per point) and lie
+far below N(lambda): the corollary's neighbourhood holds but is loose by orders of magnitude (measured
+values: README, "What the claims say today").
 Counterfeits (judge settings): the plateau law off by a factor ("plateau_law_quartered": plateau <= 1/4
 of the 2-cycle level) and "lam0_stalls" (USAM claimed to stall). Both are deterministic and rejected in
 every repeat (quick, 8 seeds, 20 repeats: power 20/20 each, size 0/20, P(holds) 20/20); no change of the verdict rule was needed
