@@ -15,6 +15,7 @@ from verify.stats import VERDICTS
 
 from . import figures as figs
 from .formatting import flatten, fmt_ci, fmt_num, is_num, rates_text
+from .implementation import implementation_fact
 
 RECONSTRUCTED_NOTE = (
     "Claims tagged reconstructed state a theorem as it was derived here without "
@@ -46,6 +47,7 @@ def facts(v: dict) -> list[tuple[str, str]]:
         ("Status", v.get("status")),
         ("Algorithms", ", ".join(map(str, v.get("algorithms") or []))
             if isinstance(v.get("algorithms"), (list, tuple)) else v.get("algorithms")),
+        ("Implementation", implementation_fact(v)),
         ("Problem", v.get("problem")),
         ("Measured quantity", v.get("metric")),
         ("Main axis", v.get("x")),
@@ -76,7 +78,7 @@ _SHOWN = {"claim", "paper", "theorem", "status", "algorithms", "problem", "metri
           "prediction", "predicted_slope", "measured", "estimate", "ci_low", "ci_high", "fit",
           "tolerance", "bound_margin", "tolerance_reason", "n_runs", "n_diverged", "expected",
           "headline", "schedule", "assumptions", "fit_window", "verdict", "reason", "regime_map",
-          "figure", "error_rates", "counterfeits", "counterfeit_of"}
+          "figure", "error_rates", "counterfeits", "counterfeit_of", "implementation"}
 
 
 def more_values(v: dict) -> dict[str, str]:

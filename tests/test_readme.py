@@ -1,9 +1,12 @@
 """The README's example runs as printed, and its two backends agree."""
+import json
 import re
 import shlex
 import subprocess
 import sys
 from pathlib import Path
+
+import pytest
 
 README = Path(__file__).resolve().parent.parent / "README.md"
 
@@ -36,7 +39,6 @@ def test_readme_own_theorem_example_is_the_example_file_and_runs(tmp_path, capsy
     assert code in (README.parent / "examples" / "my_theorem.py").read_text()
     command = re.search(r"```bash\n(python -m verify rates [^\n#]*?)\s*#", section).group(1).split()[3:]
     assert main([*command, "--out", str(tmp_path / "run"), "--no-report"]) == 0
-    import json
     verdicts = json.loads((tmp_path / "run" / "verdicts.json").read_text())["claims"]
     assert [(v["claim"], v["verdict"]) for v in verdicts] == [("my.thm3_5", "holds")]
 
@@ -51,6 +53,27 @@ def test_readme_conform_example_runs_as_printed(tmp_path):
     assert done.returncode == 0, done.stderr
     assert "CONFORMS (default convention)" in done.stdout
     assert (tmp_path / "out" / "conform.json").exists()
+
+
+@pytest.mark.slow
+def test_readme_claim_on_a_user_optimizer_runs_as_printed(tmp_path):
+    """The "--algo MODULE:NAME --as ALGO" command of "Check your own optimizer", run from the repository root
+    as printed: exit 0, the verdict its comment states, and the built-in algorithm's verdict for the same claim
+    and seed. Slow: about 46 s (70 s on a busy 2-core machine); no claim of SAM runs with MySAM under 20 s."""
+    from verify.cli import main
+    section = re.search(r"## Check your own optimizer\n(.*?)\n## ", README.read_text(), re.S).group(1)
+    line, comment = re.search(r"```bash\n(python -m verify rates [^\n#]*?)\s*#([^\n]*)\n```", section).groups()
+    argv = shlex.split(line)
+    done = subprocess.run([sys.executable, *argv[1:], "--out", str(tmp_path / "user")], cwd=README.parent,
+                          capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr
+    algo = argv.index("--algo")
+    assert "run with " + " as ".join((argv[algo + 1], argv[algo + 3])) in done.stdout
+    builtin = argv[3:algo] + argv[algo + 4:]   # the same claim and seed, the built-in algorithm
+    assert main([*builtin, "--out", str(tmp_path / "builtin"), "--no-report"]) == 0
+    user, want = ([(v["claim"], v["verdict"]) for v in json.loads((tmp_path / run / "verdicts.json").read_text())
+                   ["claims"]] for run in ("user", "builtin"))
+    assert user == want and user[0][1] in comment
 
 
 # ---------------------------------------------------------------------------------------------- doc citations

@@ -1,6 +1,9 @@
 """A user's optimizer in place of a built-in algorithm inside a claim (verify.user_rule): the engine's
 samples, metrics and divergence handling with the user's update. The suite's own optimizers
-(tests/conform_optimizers.py) give the built-in's rows to round-off and its verdict; a buggy one does not."""
+(tests/conform_optimizers.py) give the built-in's rows to round-off and its verdict; a buggy one does not.
+The report of such a run names the optimizer."""
+from pathlib import Path
+
 import numpy as np
 import pytest
 import torch
@@ -68,3 +71,24 @@ def test_load_errors_are_one_line():
                        ("conform_optimizers:nothing_here", "cannot load it")):
         with pytest.raises(ValueError, match=says):
             load(spec)
+
+
+def test_report_names_the_user_optimizer(tmp_path, monkeypatch):
+    """A results directory whose verdict ran examples.my_sam:MySAM: the report page (Markdown and HTML)
+    and the figure title name it (reports/implementation.py)."""
+    from reports import build_report
+    from reports.figures import common
+    from verify.cli import run_claims
+    from verify.results import write_results
+    monkeypatch.syspath_prepend(str(Path(__file__).resolve().parent.parent))   # examples/
+    ctx = Context(seeds=3, progress=False, implementations={"sam": "examples.my_sam:MySAM"})
+    rows, verdicts = run_claims([small_claim()], ctx)
+    assert verdicts[0]["implementation"] == "examples.my_sam:MySAM as sam"
+    write_results(tmp_path, rows, verdicts, {})
+    titles, save = [], common.st.save
+    monkeypatch.setattr(common.st, "save", lambda fig, stem: titles.append(fig._suptitle.get_text()) or save(fig, stem))
+    written = build_report(tmp_path, strict=True)
+    fact = "examples.my_sam:MySAM as sam (a user optimizer in place of the built-in)"
+    assert f"- **Implementation:** {fact}" in written["markdown"].read_text()
+    assert f"<dt>Implementation</dt><dd>{fact}</dd>" in written["html"].read_text()
+    assert titles == [common.verdict_title(verdicts[0]) + "\nrun with examples.my_sam:MySAM as sam"]

@@ -1,6 +1,6 @@
 """Drawing helpers shared by every figure family: log axes and ticks, mean lines with bands,
 legends that fit the figure, theory line styles, and ``finish``, which titles a figure with its
-claim id and verdict and writes it.
+claim id and verdict (and the user optimizer it ran with, if any) and writes it.
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ from matplotlib.lines import Line2D
 from matplotlib.ticker import FixedLocator, FuncFormatter, NullFormatter
 
 from .. import style as st
+from ..implementation import implementation_title
 from ..style import txt
 from .labels import safe_name
 
@@ -247,12 +248,15 @@ def verdict_title(verdict: dict) -> str:
 
 def finish(fig, out_dir: Path, verdict: dict, suffix: str = "", note: str = "") -> list[Path]:
     """Title the figure with the claim id and its verdict (coloured by verdict; ``note`` is
-    appended, e.g. which metric a companion figure shows), grow it by the title's height, and
-    write ``<claim><suffix>.pdf`` and ``.png``."""
+    appended, e.g. which metric a companion figure shows), on a second line the user optimizer
+    the claim ran with (if any), grow it by the title's height, and write ``<claim><suffix>.pdf``
+    and ``.png``."""
     got = str(verdict.get("verdict") or "")
     color = st.VERDICT_COLORS.get(got, st.THEORY_COLOR)
-    title = verdict_title(verdict) + (f"  |  {note}" if note else "")
-    fig.set_figheight(fig.get_figheight() + 0.22)
-    fig.suptitle(title, color=color, fontsize=8.5, fontweight="bold")
+    lines = [verdict_title(verdict) + (f"  |  {note}" if note else "")]
+    if implementation_title(verdict):
+        lines.append(txt(implementation_title(verdict)))
+    fig.set_figheight(fig.get_figheight() + 0.22 * len(lines))
+    fig.suptitle("\n".join(lines), color=color, fontsize=8.5, fontweight="bold")
     stem = Path(out_dir) / (safe_name(verdict.get("claim", "claim")) + suffix)
     return st.save(fig, stem)
