@@ -22,14 +22,13 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from verify.results import COLUMNS as RESULT_COLUMNS
+from verify.results import RUN_KEYS
+
 from .formatting import as_text, fmt_ci, fmt_num, is_num, rates_text
 
-RESULT_COLUMNS = [
-    "claim", "algorithm", "problem", "sampler", "point", "params",
-    "seed", "T", "b", "t", "metric", "value", "diverged",
-]
-_STR_COLS = ["claim", "algorithm", "problem", "sampler", "point", "params", "metric"]
 _INT_COLS = {"seed": 0, "T": 0, "b": 1, "t": 0}
+_STR_COLS = [c for c in RESULT_COLUMNS if c not in {*_INT_COLS, "value", "diverged"}]
 
 # Columns of the verdict table (one row per claim), in order.
 VERDICT_COLUMNS = [
@@ -232,7 +231,6 @@ def verdict_table(verdicts: Any) -> pd.DataFrame:
 # summaries computed from the results table (display only)
 # ----------------------------------------------------------------------------
 
-_RUN_KEYS = ["algorithm", "problem", "sampler", "point", "seed", "T", "b"]
 
 
 def diverged_counts(df: pd.DataFrame) -> pd.DataFrame:
@@ -246,7 +244,7 @@ def diverged_counts(df: pd.DataFrame) -> pd.DataFrame:
     m = df[(df["seed"] >= 0) & ~df["metric"].isin(["bound", "floor"])]
     if m.empty:
         return pd.DataFrame(columns=cols)
-    runs = m.groupby(["claim"] + _RUN_KEYS, sort=False)["diverged"].any().reset_index()
+    runs = m.groupby(["claim"] + RUN_KEYS, sort=False)["diverged"].any().reset_index()
     out = runs.groupby(["claim", "algorithm"], sort=False)["diverged"].agg(["size", "sum"])
     out = out.reset_index().rename(columns={"size": "runs", "sum": "diverged"})
     out["diverged"] = out["diverged"].astype(int)
@@ -272,7 +270,7 @@ def bound_slack(df: pd.DataFrame, verdicts: Any) -> pd.DataFrame:
         m = d[(d["metric"] == metric) & (d["seed"] >= 0)]
         if m.empty:
             continue
-        div = m.groupby(_RUN_KEYS, sort=False)["diverged"].transform("any")
+        div = m.groupby(RUN_KEYS, sort=False)["diverged"].transform("any")
         m = m[~div & np.isfinite(m["value"])]
         b = b[np.isfinite(b["value"])]
         joined = pd.DataFrame()
