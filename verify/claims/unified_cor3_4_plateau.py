@@ -39,6 +39,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from optim.algorithms import UNIFIED_PAPER
 from problems import FullBatch, make_problem
 from problems.pl_sine import PLSine
 
@@ -244,7 +245,7 @@ def judge(rows, *, law: str = "N", law_factor: float = 1.0, lam0: str = "converg
 
 
 CLAIM = Claim(
-    id=ID, paper="Oikonomou & Loizou, Sharpness-Aware Minimization: General Analysis and Improved Rates (ICLR 2025)",
+    id=ID, paper=UNIFIED_PAPER,
     theorem="Cor 3.4 (deterministic Unified SAM, constant steps)", status="reconstructed", algorithms=(ALGO,),
     problem=f"ridge (least squares n={RIDGE['n']}, d={RIDGE['d']}, cond={RIDGE['cond']:g}, reg={RIDGE['reg']:g}) and "
             f"pl_sine d={PL_SINE_D}, full batch",

@@ -49,6 +49,7 @@ import json
 import numpy as np
 import pandas as pd
 
+from optim.algorithms import UNIFIED_PAPER
 from optim.schedules import Schedule
 from problems import Importance, Uniform, least_squares
 
@@ -258,7 +259,7 @@ def judge(rows):
 
 
 CLAIM = Claim(
-    id=ID, paper="Oikonomou & Loizou, Sharpness-Aware Minimization: General Analysis and Improved Rates (ICLR 2025)",
+    id=ID, paper=UNIFIED_PAPER,
     theorem="Sec 3.4 (importance sampling; steps from Thm 3.2, schedule of Thm 3.5)", status="reconstructed",
     algorithms=(ALGO,),
     problem=f"ridge with uneven rows: least_squares(n={PROBLEM['n']}, d={PROBLEM['d']}, cond={PROBLEM['cond']:g}, "

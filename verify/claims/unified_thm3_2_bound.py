@@ -47,6 +47,7 @@ import numpy as np
 import pandas as pd
 import sympy as sp
 
+from optim.algorithms import UNIFIED_PAPER
 from problems import Gaussian, Importance, TauNice, Uniform, make_problem
 from problems.pl_sine import PLSine
 
@@ -267,7 +268,7 @@ def judge(rows):
 
 
 CLAIM = Claim(
-    id=ID, paper="Oikonomou & Loizou, Sharpness-Aware Minimization: General Analysis and Improved Rates (ICLR 2025)",
+    id=ID, paper=UNIFIED_PAPER,
     theorem="Thm 3.2 (constant steps, PL, ABC sampling)", status="reconstructed", algorithms=(ALGO,),
     problem=f"ridge (least squares n={RIDGE['n']}, d={RIDGE['d']}, cond={RIDGE['cond']:g}, reg={RIDGE['reg']:g}); "
             f"full grid adds pl_sine d={PL_SINE_D} with Gaussian noise sigma={PL_SINE_SIGMA:g}",

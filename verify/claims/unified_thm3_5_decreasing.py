@@ -63,6 +63,7 @@ import json
 import numpy as np
 import pandas as pd
 
+from optim.algorithms import UNIFIED_PAPER
 from optim.schedules import Schedule
 from problems import Gaussian, TauNice, Uniform, make_problem
 
@@ -234,7 +235,7 @@ def judge(rows):
 
 
 CLAIM = Claim(
-    id=ID, paper="Oikonomou & Loizou, Sharpness-Aware Minimization: General Analysis and Improved Rates (ICLR 2025)",
+    id=ID, paper=UNIFIED_PAPER,
     theorem="Thm 3.5 (decreasing step sizes, PL)", status="confirmed", algorithms=(ALGO,),
     problem="ridge n=100, d=20, Gram condition 2, reg=40 (kappa_max ~ 1.65) with uniform sampling (quick); full adds "
             "tau-nice (tau=10), ridge reg=10 (kappa_max ~ 3.5) and pl_sine d=20 with Gaussian noise sigma=1",

@@ -79,6 +79,7 @@ from dataclasses import replace
 import numpy as np
 import pandas as pd
 
+from optim.algorithms import UNIFIED_PAPER
 from optim.schedules import horizon_constant
 from problems import RobustRegression, Uniform
 
@@ -237,7 +238,7 @@ def judge(rows):
 
 
 CLAIM = Claim(
-    id=ID, paper="Oikonomou & Loizou, Sharpness-Aware Minimization: General Analysis and Improved Rates (ICLR 2025)",
+    id=ID, paper=UNIFIED_PAPER,
     theorem="Thm 3.7 (nonconvex, gamma and rho ~ 1/sqrt(T))", status="reconstructed", algorithms=(ALGO,),
     problem="robust_regression n=100 with unit-norm rows, 10% outliers (nonconvex, not PL), uniform single-element "
             "sampling; quick: d=2, x0=0; full adds d=2 from x0=ones and d=5 from x0=0",
