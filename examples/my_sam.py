@@ -46,3 +46,14 @@ class MySAM(torch.optim.Optimizer):
         self.base_optimizer.step()
         if zero_grad:
             self.zero_grad()
+
+
+def sam_step(x: torch.Tensor, grad_fn, state, hp: dict):
+    """The same SAM as a functional step, x: (d,) -> x - lr grad(x + rho s/||s||), s = grad(x).
+
+    Written without a Python ``if`` on tensor values (``torch.where``), so samcheck batches it over the
+    runs with ``torch.func.vmap``: ``python -m verify conform examples.my_sam:sam_step --as sam``."""
+    s = grad_fn(x)
+    n = torch.linalg.vector_norm(s)
+    e = torch.where(n > 0, hp["rho"] / n, torch.zeros_like(n)) * s
+    return x - hp["lr"] * grad_fn(x + e), state

@@ -6,7 +6,7 @@ import pytest
 import torch
 
 import conform_optimizers as co
-from examples.my_sam import MySAM
+from examples.my_sam import MySAM, sam_step
 from verify.cli import main
 from verify.conform import TOL, conform, default_cases
 
@@ -26,10 +26,10 @@ def _nan_below_float64(x, grad_fn, state, hp):
 SHORT = default_cases(T=30)
 
 
-@pytest.mark.parametrize("obj,algo", [(MySAM, "sam"), (co.two_step_sam(), "sam"), (co.two_step_sam("plus_1e-12"), "sam"),
+@pytest.mark.parametrize("obj,algo", [(MySAM, "sam"), (sam_step, "sam"), (co.two_step_sam(), "sam"), (co.two_step_sam("plus_1e-12"), "sam"),
                                       (co.functional_sam, "sam"),
                                       (co.functional_asam(), "asam"), (co.closure_adasam(), "adasam")],
-                         ids=["examples.MySAM", "two_step_sam", "davda54_norm_plus_1e-12", "functional_sam", "functional_asam", "closure_adasam"])
+                         ids=["examples.MySAM", "examples.sam_step", "two_step_sam", "davda54_norm_plus_1e-12", "functional_sam", "functional_asam", "closure_adasam"])
 def test_correct_optimizers_conform_under_the_default(obj, algo):
     rep = conform(obj, algo, cases=SHORT)
     assert rep["conforms"] and rep["convention"] == {} and rep["cause"] is None
