@@ -69,6 +69,8 @@ def test_gate_passes_on_main():
                          text=True, timeout=1200)
     assert out.returncode == 0, out.stdout + out.stderr
     assert "no drift" in out.stdout
+    table = [line for line in out.stdout.splitlines() if not line.startswith("no drift")]   # that one names a path
+    assert all(len(line) <= 100 for line in table), "the gate's table is wrapped at 100 columns"
 
 
 def test_gate_fails_on_a_moved_baseline(tmp_path):
@@ -212,3 +214,12 @@ def test_eager_flag_turns_the_compiled_loop_off_and_is_part_of_the_cache_key():
                   hp={"lr": 0.1}, T=pd.Series([3]).to_numpy(), groups=pd.Series([0]).to_numpy(), seed=1,
                   meta=pd.DataFrame({"seed": [0]}))
     assert batch_key(batch) != batch_key(replace(batch, compile=False))
+
+
+def test_check_summary_wraps_every_number_within_100_columns():
+    from verify.cli import check_summary
+    nums = {f"number_{i}": {"value": i + 0.5, "ci_low": i, "ci_high": i + 1.0} for i in range(12)}
+    text = check_summary({"some.claim": {"verdict": "holds", "numbers": nums}})
+    assert all(len(line) <= 100 for line in text.splitlines()) and len(text.splitlines()) > 1
+    assert text.startswith("some.claim") and " holds " in text.splitlines()[0]
+    assert all(f"number_{i} {i + 0.5:.3g} [{i:.3g}, {i + 1.0:.3g}]" in " ".join(text.split()) for i in range(12))

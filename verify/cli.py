@@ -6,6 +6,7 @@ import os
 import shutil
 import sys
 import tempfile
+import textwrap
 import time
 import warnings
 from pathlib import Path
@@ -527,6 +528,17 @@ def cmd_conform(args) -> int:
     return 0 if rep["conforms"] else 1
 
 
+def check_summary(current: dict) -> str:
+    """The gate's closing table: per claim its verdict and gated numbers with their CIs, wrapped at 100
+    columns (continuation lines indented under the numbers)."""
+    out = []
+    for cid, v in current.items():
+        nums = ", ".join(f"{k} {n['value']:.3g} [{n['ci_low']:.3g}, {n['ci_high']:.3g}]" for k, n in v["numbers"].items())
+        out.append(textwrap.fill(nums or "-", width=100, initial_indent=f"{cid:26s} {v['verdict']:12s} ",
+                                 subsequent_indent=" " * 40, break_on_hyphens=False, break_long_words=False))
+    return "\n".join(out)
+
+
 def cmd_check(args) -> int:
     from . import check
     path = Path(args.baseline) if args.baseline else check.BASELINE
@@ -563,15 +575,13 @@ def cmd_check(args) -> int:
     gated = {cid for cid in baseline if verdict_gated(cid)}
     numbers_only = sorted(set(baseline) - gated)
     if numbers_only:
-        print("numbers only (quick-grid verdict not reliable enough to gate, see verify/power.json): "
-              + ", ".join(numbers_only))
+        print(textwrap.fill("numbers only (quick-grid verdict not reliable enough to gate, see verify/power.json): "
+                            + ", ".join(numbers_only), width=100, subsequent_indent="  ", break_on_hyphens=False))
     lines = check.drift(baseline, current, decisive_only=args.decisive_only, verdict_claims=gated)
     if lines:
         print("\n".join(lines))
         return 1
-    for cid, v in current.items():
-        nums = ", ".join(f"{k} {n['value']:.3g} [{n['ci_low']:.3g}, {n['ci_high']:.3g}]" for k, n in v["numbers"].items())
-        print(f"{cid:32s} {v['verdict']:12s} {nums}")
+    print(check_summary(current))
     print(f"no drift: {len(current)} claims match {path}")
     return 0
 
